@@ -1,0 +1,62 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+ENVIRONMENTS := dev prod
+ENGINES := self-hosted managed
+MODEL := model/build/model.tar.gz
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup model lint test pytest synth synth-all cfn-lint demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found " + sys.version.split()[0] + ")")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (Node.js 20 or newer) for the CDK CLI"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install the CDK CLI locally (idempotent)
+
+$(MODEL): $(VENV)/.installed model/synthetic.py model/train.py
+	$(PY) -m model.train
+
+model: $(MODEL) ## Generate the synthetic training data and train the XGBoost model
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check .
+
+pytest: setup $(MODEL)
+	$(PY) -m pytest
+
+synth: setup $(MODEL) ## cdk synth of one environment to cdk.out/ (ENV=dev|prod, ENGINE=...)
+	$(CDK) synth -q -c env=$(or $(ENV),dev) $(if $(ENGINE),-c engine=$(ENGINE)) -o cdk.out
+
+synth-all: setup $(MODEL) ## cdk synth of every environment and engine to cdk.out.<env>-<engine>/
+	@set -e; for env in $(ENVIRONMENTS); do for engine in $(ENGINES); do \
+	  echo "cdk synth env=$$env engine=$$engine"; \
+	  $(CDK) synth -q -c env=$$env -c engine=$$engine -o cdk.out.$$env-$$engine > /dev/null; \
+	done; done
+
+# cfn-lint's exit code is a bit mask: 2 = errors (fail), 4 = warnings, 8 = informational.
+cfn-lint: synth-all ## cfn-lint on every synthesized template (errors fail)
+	@rc=0; $(VENV)/bin/cfn-lint cdk.out.*/*.template.json || rc=$$?; \
+	if (( rc & 2 )); then echo "cfn-lint found errors"; exit 1; fi; echo "cfn-lint: no errors"
+
+test: lint pytest cfn-lint ## Everything CI runs: ruff, pytest, synth of every environment, cdk-nag, cfn-lint
+
+demo: setup $(MODEL) synth ## Build the model, synthesize, and show what a deploy would create
+	$(PY) scripts/deploy_summary.py cdk.out
+
+clean: ## Remove generated files (keeps .venv and node_modules)
+	rm -rf cdk.out cdk.out.* model/build build

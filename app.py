@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth -c env=dev|prod [-c engine=managed|self-hosted]`."""
+
+import sys
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.app_builder import build_environment
+from stacks.config import ConfigError, load_config
+
+app = App()
+try:
+    config = load_config(
+        {"environments": app.node.try_get_context("environments")},
+        env_name=app.node.try_get_context("env"),
+        engine=app.node.try_get_context("engine"),
+    )
+    build_environment(app, config)
+except (ConfigError, FileNotFoundError) as error:
+    sys.exit(f"error: {error}")
+# cdk-nag 3.x is a policy-validation plugin: any unacknowledged finding fails synth.
+Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+app.synth()

@@ -1,0 +1,1 @@
+"""CDK stacks of the churn endpoint with data-quality monitoring; stacks only compose constructs."""

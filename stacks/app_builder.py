@@ -1,0 +1,40 @@
+"""Builds every stack of one environment; shared by app.py and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import App, Tags
+
+from stacks.config import EnvironmentConfig
+from stacks.endpoint_stack import EndpointStack
+from stacks.storage_stack import StorageStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_ARTIFACT = PROJECT_ROOT / "model" / "build" / "model.tar.gz"
+
+
+@dataclass
+class EnvironmentStacks:
+    storage: StorageStack
+    endpoint: EndpointStack
+
+
+def build_environment(app: App, config: EnvironmentConfig,
+                      model_artifact_path: Path = DEFAULT_MODEL_ARTIFACT) -> EnvironmentStacks:
+    if not Path(model_artifact_path).exists():
+        raise FileNotFoundError(
+            f"Model artifact {model_artifact_path} is missing: run `make model` "
+            "(python -m model.train) before synthesizing."
+        )
+    prefix = config.stack_prefix
+    storage = StorageStack(app, f"{prefix}-Storage", config,
+                           description=f"Capture and report storage of the churn endpoint ({config.name})")
+    endpoint = EndpointStack(app, f"{prefix}-Endpoint", config, storage.storage, str(model_artifact_path),
+                             description=f"Churn XGBoost endpoint with data capture ({config.name})")
+    endpoint.add_stack_dependency(storage)
+    for stack in (storage, endpoint):
+        Tags.of(stack).add("project", "churn-model-monitor")
+        Tags.of(stack).add("environment", config.name)
+    return EnvironmentStacks(storage=storage, endpoint=endpoint)

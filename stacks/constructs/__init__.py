@@ -1,0 +1,1 @@
+"""Constructs, one concern each (capture bucket, endpoint, baseline, schedule, alerts)."""

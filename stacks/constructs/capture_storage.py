@@ -1,0 +1,96 @@
+"""The KMS key and bucket that hold captured inference data, baselines and monitoring reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+# S3 layout shared by every writer and reader (contract, sections 1 and 8).
+CAPTURE_PREFIX = "datacapture"
+REPORTS_PREFIX = "reports"
+BASELINE_PREFIX = "baselines"
+ALERT_MARKER_PREFIX = "alert-markers"
+
+
+@dataclass(frozen=True)
+class CaptureStorageProps:
+    capture_retention_days: int
+    reports_retention_days: int
+    access_log_retention_days: int
+    bucket_name: str
+    retain: bool
+    """Keep the bucket and key on stack deletion (prod) instead of emptying and deleting them (dev)."""
+
+
+class CaptureStorage(Construct):
+    """A customer-managed key with rotation, and a versioned, KMS-encrypted, TLS-only, private bucket
+    with server access logs and per-prefix lifecycle rules."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: CaptureStorageProps) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if props.retain else RemovalPolicy.DESTROY
+
+        self.key = kms.Key(
+            self, "Key",
+            description="Encrypts captured inference data, baselines and monitoring reports",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(7 if not props.retain else 30),
+        )
+
+        # Access-log targets cannot use SSE-KMS, so this bucket uses S3-managed keys.
+        self.access_logs_bucket = s3.Bucket(
+            self, "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(
+                id="ExpireAccessLogs", expiration=Duration.days(props.access_log_retention_days))],
+            removal_policy=removal,
+            auto_delete_objects=not props.retain,
+        )
+        Validations.of(self.access_logs_bucket).acknowledge(Acknowledgment(
+            id="AwsSolutions-S1",
+            reason="This is the server-access-log target; logging it to itself would loop.",
+        ))
+
+        self.bucket = s3.Bucket(
+            self, "Bucket",
+            bucket_name=props.bucket_name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="capture-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireCaptures", prefix=f"{CAPTURE_PREFIX}/",
+                                 expiration=Duration.days(props.capture_retention_days),
+                                 noncurrent_version_expiration=Duration.days(1)),
+                s3.LifecycleRule(id="ExpireReports", prefix=f"{REPORTS_PREFIX}/",
+                                 expiration=Duration.days(props.reports_retention_days),
+                                 noncurrent_version_expiration=Duration.days(1)),
+                s3.LifecycleRule(id="ExpireAlertMarkers", prefix=f"{ALERT_MARKER_PREFIX}/",
+                                 expiration=Duration.days(7),
+                                 noncurrent_version_expiration=Duration.days(1)),
+                s3.LifecycleRule(id="CleanUpVersionsAndUploads",
+                                 noncurrent_version_expiration=Duration.days(30),
+                                 abort_incomplete_multipart_upload_after=Duration.days(7)),
+            ],
+            removal_policy=removal,
+            auto_delete_objects=not props.retain,
+        )
+
+    def capture_uri(self) -> str:
+        return self.bucket.s3_url_for_object(CAPTURE_PREFIX)
+
+    def reports_uri(self) -> str:
+        return self.bucket.s3_url_for_object(REPORTS_PREFIX)
