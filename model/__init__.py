@@ -1,0 +1,1 @@
+"""Synthetic churn data, calibration against the workshop file, and model training."""
