@@ -1,0 +1,589 @@
+"""Read endpoint data-capture files (contract, section 1) into rows for the profiler.
+
+Each capture record becomes one row: the endpointOutput fields first, then the endpointInput
+fields, named positionally with the baseline's feature names. Records are read file by file; the
+common case (CSV input and output, second-precision times, no quotes or line breaks in the data)
+goes through pyarrow without a Python loop per record. Every other record, and every record when
+a preprocessor script is configured, takes the per-record path below.
+
+Bad input never stops the run: a malformed line, an unknown encoding or an unreadable file is
+counted and described (file and line) in `CaptureSummary.issues`, and the other records are kept.
+
+Column-count decisions (the service's own behaviour is not documented):
+- a row with fewer fields than the baseline has columns is padded with missing values (so the
+  absent columns also show up in the completeness check); `CaptureSummary.field_counts` lets the
+  monitor report a `missing_column_check`;
+- fields beyond the baseline's column count are not analysed; they are reported as an
+  `extra_column_check`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import importlib.util
+import inspect
+import io
+import json
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+Row = list[str | None]  # one value per field; None or "" = missing
+
+# Output first, then input (contract, section 6).
+CAPTURE_PARTS = ("endpointOutput", "endpointInput")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_ISSUES = 200  # issues kept for the report; all are counted
+
+_PART = pa.struct(
+    [("observedContentType", pa.string()), ("mode", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
+)
+_CAPTURE_SCHEMA = pa.schema(
+    [
+        ("captureData", pa.struct([("endpointInput", _PART), ("endpointOutput", _PART)])),
+        ("eventMetadata", pa.struct([("eventId", pa.string()), ("inferenceTime", pa.string())])),
+    ]
+)
+# Capture key layout: .../{yyyy}/{mm}/{dd}/{HH}/{MM}-{SS}-{mmm}-{uuid}.jsonl
+_HOUR_FOLDER = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+
+
+class CaptureSourceError(ValueError):
+    """The capture location cannot be listed or read at all."""
+
+
+class WindowError(ValueError):
+    """A start or end time cannot be read, or the window is empty."""
+
+
+class PreprocessorError(ValueError):
+    """The record preprocessor script cannot be loaded."""
+
+
+class _RecordError(ValueError):
+    """One record cannot be turned into rows; the message says why."""
+
+
+def parse_time(text: str, what: str = "time") -> datetime:
+    """An ISO-8601 time (`2019-12-01T15:20:00Z`); a time without zone is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise WindowError(
+            f"{what} {text!r} is not an ISO-8601 time; write it like 2019-12-01T15:20:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The analysis window [start, end) on `eventMetadata.inferenceTime`; None = unbounded."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> Window:
+        window = cls(
+            parse_time(start, "start time") if start else None,
+            parse_time(end, "end time") if end else None,
+        )
+        if window.start and window.end and window.start >= window.end:
+            raise WindowError(f"start time {start} is not before end time {end}; swap or widen them")
+        return window
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)
+
+    def may_hold(self, path: str) -> bool:
+        """False only for files in an hour folder that cannot hold records of the window.
+
+        A file sits in the folder of the hour it was opened and is rolled about every minute,
+        so its records may run into the next hour: keep one spare hour.
+        """
+        match = _HOUR_FOLDER.search(path.replace(os.sep, "/"))
+        if not match or not self.bounded:
+            return True
+        try:
+            opened = datetime(*map(int, match.groups()), tzinfo=UTC)
+        except ValueError:
+            return True
+        return (self.end is None or opened < self.end) and (
+            self.start is None or opened + timedelta(hours=2) > self.start
+        )
+
+    def describe(self) -> str:
+        def text(moment: datetime | None) -> str:
+            return moment.strftime(TIME_FORMAT) if moment else "any time"
+
+        return f"{text(self.start)} to {text(self.end)}"
+
+
+@dataclass(frozen=True)
+class Issue:
+    location: str  # "path:line" or "path"
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.problem}"
+
+
+@dataclass
+class CaptureSummary:
+    """What reading the captures found; filled in while batches are consumed."""
+
+    files: int = 0
+    records: int = 0  # capture records read, inside the window or not
+    in_window: int = 0
+    rows: int = 0
+    dropped: int = 0  # records the preprocessor asked to drop
+    bad_records: int = 0
+    unreadable_files: int = 0
+    field_counts: Counter = field(default_factory=Counter)  # rows per number of fields
+    first_row_with: dict[int, str] = field(default_factory=dict)  # field count -> where first seen
+    issues: list[Issue] = field(default_factory=list)
+
+    def report(self, location: str, problem: str, record: bool = True) -> None:
+        if record:
+            self.bad_records += 1
+        else:
+            self.unreadable_files += 1
+        if len(self.issues) < MAX_ISSUES:
+            self.issues.append(Issue(location, problem))
+
+    def count_fields(self, lengths: np.ndarray, location: Callable[[int], str]) -> None:
+        values, first_index, counts = np.unique(lengths, return_index=True, return_counts=True)
+        for value, first, count in zip(values.tolist(), first_index.tolist(), counts.tolist(), strict=True):
+            self.field_counts[value] += count
+            self.first_row_with.setdefault(value, location(first))
+        self.rows += int(len(lengths))
+
+
+# --- preprocessor scripts (contract, section 9) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapturePart:
+    data: str | None
+    encoding: str | None
+    observedContentType: str | None  # the service's attribute name
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    event_id: str | None
+    event_time: str | None
+    # Inferred: the service's name for the caller's CustomAttributes in the capture record.
+    custom_attribute: str | None
+
+
+@dataclass(frozen=True)
+class InferenceRecord:
+    endpoint_input: CapturePart | None
+    endpoint_output: CapturePart | None
+    event_metadata: EventMetadata
+    event_version: str | None
+    event_dict: dict
+
+
+def inference_record(record: dict) -> InferenceRecord:
+    capture = record.get("captureData") or {}
+    meta = record.get("eventMetadata") or {}
+
+    def part(name: str) -> CapturePart | None:
+        raw = capture.get(name)
+        if not isinstance(raw, dict):
+            return None
+        return CapturePart(raw.get("data"), raw.get("encoding"), raw.get("observedContentType"), raw.get("mode"))
+
+    return InferenceRecord(
+        endpoint_input=part("endpointInput"),
+        endpoint_output=part("endpointOutput"),
+        event_metadata=EventMetadata(meta.get("eventId"), meta.get("inferenceTime"), meta.get("customAttributes")),
+        event_version=record.get("eventVersion"),
+        event_dict=record,
+    )
+
+
+def load_handler(path: str, name: str, signature: str) -> Callable:
+    """Import `name` from the script at `path`; PreprocessorError says what to fix."""
+    spec = importlib.util.spec_from_file_location(f"user_script_{name}", path)
+    if spec is None or spec.loader is None or not os.path.isfile(path):
+        raise PreprocessorError(f"{path}: script not found; pass the path of a .py file defining {signature}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module may raise anything at import time
+        raise PreprocessorError(f"{path}: cannot import the script ({type(exc).__name__}: {exc})") from None
+    handler = getattr(module, name, None)
+    if not callable(handler):
+        raise PreprocessorError(f"{path}: defines no function {signature}")
+    return handler
+
+
+def load_preprocessor(path: str) -> Callable[[InferenceRecord], object]:
+    """`preprocess_handler(inference_record)` or `preprocess_handler(inference_record, logger)`."""
+    handler = load_handler(path, "preprocess_handler", "preprocess_handler(inference_record)")
+    try:
+        positional = [
+            p
+            for p in inspect.signature(handler).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+    except (TypeError, ValueError):
+        positional = []
+    if len(positional) >= 2:
+        logger = logging.getLogger("record_preprocessor")
+        return lambda record: handler(record, logger)
+    return handler
+
+
+def _text(value: object, key: object) -> str | None:
+    """A preprocessor or JSON value as the text the profiler reads."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        raise _RecordError(
+            f"value of {key!r} is a {type(value).__name__}; rows must be flat: "
+            "flatten nested values in a preprocess_handler"
+        )
+    return str(value)
+
+
+def _dict_row(item: dict) -> Row:
+    # Keys sorted define the column order (contract, section 9).
+    return [_text(item[key], key) for key in sorted(item, key=str)]
+
+
+def _handler_rows(result: object) -> list[Row]:
+    items = result if isinstance(result, list) else [result]
+    if not all(isinstance(item, dict) for item in items):
+        raise _RecordError(
+            f"preprocess_handler returned {type(result).__name__}; "
+            "return a flat dict (one row) or [] to drop the record"
+        )
+    return [_dict_row(item) for item in items]
+
+
+# --- decoding one record ------------------------------------------------------------------------
+
+
+def _content_kind(content_type: str | None) -> str:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if "json" in media:
+        return "JSON"
+    if "csv" in media or media == "text/plain":
+        return "CSV"
+    raise _RecordError(
+        f"BASE64 data of content type {content_type!r} cannot be read; "
+        "add the type to the capture's CsvContentTypes/JsonContentTypes or use a preprocess_handler"
+    )
+
+
+def _csv_rows(text: str) -> list[Row]:
+    lines = text.rstrip("\r\n").split("\n")
+    return [next(csv.reader([line.rstrip("\r")]), []) for line in lines]
+
+
+def _json_rows(text: str, name: str) -> list[Row]:
+    try:
+        # Numbers keep their text so the profiler sees exactly what was sent.
+        value = json.loads(text, parse_float=str, parse_int=str)
+    except json.JSONDecodeError as exc:
+        raise _RecordError(f"{name}.data is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise _RecordError(
+            f"{name}.data must be a flat JSON object (or a list of them); "
+            "use a preprocess_handler for other shapes"
+        )
+    return [_dict_row(item) for item in items]
+
+
+def _part_rows(part: object, name: str) -> list[Row]:
+    if not isinstance(part, dict) or not isinstance(part.get("data"), str):
+        raise _RecordError(f"captureData.{name} has no 'data' string")
+    encoding, data = part.get("encoding"), part["data"]
+    if encoding == "BASE64":
+        try:
+            data = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise _RecordError(f"{name}.data is not base64-encoded UTF-8 text ({exc})") from None
+        encoding = _content_kind(part.get("observedContentType"))
+    if encoding == "CSV":
+        return _csv_rows(data)
+    if encoding == "JSON":
+        return _json_rows(data, name)
+    raise _RecordError(f"{name}.encoding {encoding!r} is unknown; expected CSV, JSON or BASE64")
+
+
+def record_rows(record: dict) -> list[Row]:
+    """The rows of one capture record: output fields, then input fields."""
+    capture = record.get("captureData")
+    if not isinstance(capture, dict):
+        raise _RecordError("no 'captureData' object; is this a data-capture file?")
+    decoded = [_part_rows(capture[name], name) for name in CAPTURE_PARTS if capture.get(name) is not None]
+    if not decoded:
+        raise _RecordError("captureData has neither endpointInput nor endpointOutput")
+    if len({len(rows) for rows in decoded}) > 1:
+        counts = " and ".join(f"{len(rows)}" for rows in decoded)
+        raise _RecordError(
+            f"output and input hold {counts} rows: they cannot be paired; send one row per request"
+        )
+    return [[value for rows in parts for value in rows] for parts in zip(*decoded, strict=True)]
+
+
+def _event_time(record: dict) -> datetime:
+    meta = record.get("eventMetadata")
+    text = meta.get("inferenceTime") if isinstance(meta, dict) else None
+    if not isinstance(text, str):
+        raise _RecordError("no eventMetadata.inferenceTime, so the record cannot be placed in the window")
+    try:
+        return parse_time(text, "eventMetadata.inferenceTime")
+    except WindowError as exc:
+        raise _RecordError(str(exc)) from None
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureFile:
+    name: str  # shown in messages: a local path or s3://bucket/key
+    read: Callable[[], bytes]
+
+
+def _local_files(root: str, window: Window) -> Iterator[CaptureFile]:
+    if os.path.isfile(root):
+        yield CaptureFile(root, lambda: _read_local(root))
+        return
+    if not os.path.isdir(root):
+        raise CaptureSourceError(
+            f"capture folder {root} does not exist; pass the folder holding the endpoint's capture "
+            "files (…/{endpoint}/{variant}/yyyy/mm/dd/hh/*.jsonl) or an s3:// prefix"
+        )
+    for folder, subfolders, names in os.walk(root):
+        subfolders.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and window.may_hold(os.path.relpath(path, root)):
+                yield CaptureFile(path, lambda path=path: _read_local(path))
+
+
+def _read_local(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _s3_files(uri: str, window: Window) -> Iterator[CaptureFile]:
+    import boto3  # only needed for S3 sources
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    # boto3 honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_S3) by itself.
+    client = boto3.client("s3")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    try:
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/") or not window.may_hold(key[len(prefix) :]):
+                    continue
+                yield CaptureFile(
+                    f"s3://{bucket}/{key}",
+                    lambda key=key: client.get_object(Bucket=bucket, Key=key)["Body"].read(),
+                )
+    except (BotoCoreError, ClientError) as exc:
+        raise CaptureSourceError(
+            f"cannot list {uri}: {exc}; check the bucket name, your AWS credentials and region "
+            "(and AWS_ENDPOINT_URL when using a local S3)"
+        ) from None
+
+
+def capture_files(source: str, window: Window) -> Iterator[CaptureFile]:
+    """Every capture file under a local folder (or a single file) or an s3:// prefix, sorted."""
+    if source.startswith("s3://"):
+        return _s3_files(source, window)
+    return _local_files(source, window)
+
+
+# --- reader -----------------------------------------------------------------------------------
+
+
+def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, pa.Array, pa.Array | None]:
+    """Which records pyarrow can turn into rows directly, and their output/input text."""
+    capture = table.column("captureData").combine_chunks()
+    out_part, in_part = pc.struct_field(capture, [1]), pc.struct_field(capture, [0])
+    out_data, in_data = pc.struct_field(out_part, [2]), pc.struct_field(in_part, [2])
+    out_data, in_data = pc.utf8_rtrim(out_data, characters="\r\n"), pc.utf8_rtrim(in_data, characters="\r\n")
+
+    def plain_csv(part: pa.Array, data: pa.Array) -> pa.Array:
+        clean = pc.invert(pc.match_substring_regex(data, r'["\r\n]'))
+        return pc.and_kleene(pc.equal(pc.struct_field(part, [3]), "CSV"), clean)
+
+    ok = pc.fill_null(plain_csv(in_part, in_data), False)
+    no_output = pc.is_null(out_part)
+    ok = pc.and_(ok, pc.or_(no_output, pc.fill_null(plain_csv(out_part, out_data), False)))
+    if window.bounded:
+        times = pc.strptime(
+            pc.struct_field(table.column("eventMetadata").combine_chunks(), [1]),
+            format=TIME_FORMAT,
+            unit="s",
+            error_is_null=True,
+        )
+        ok = pc.and_(ok, pc.is_valid(times))
+        inside = pa.array(np.ones(len(table), dtype=bool))
+        if window.start:
+            inside = pc.and_(inside, pc.greater_equal(times, pa.scalar(window.start, pa.timestamp("s"))))
+        if window.end:
+            inside = pc.and_(inside, pc.less(times, pa.scalar(window.end, pa.timestamp("s"))))
+        # Records outside the window are settled here: mark them "handled, no rows".
+        outside = pc.and_(ok, pc.invert(pc.fill_null(inside, False)))
+    else:
+        outside = pa.array(np.zeros(len(table), dtype=bool))
+    joined = pc.if_else(
+        pc.fill_null(no_output, False), in_data, pc.binary_join_element_wise(out_data, in_data, ",")
+    )
+    ok_np = np.asarray(pc.fill_null(ok, False))
+    return ok_np & ~np.asarray(outside), ok_np & np.asarray(outside), joined
+
+
+def _columns_from_split(rows: pa.Array, width: int) -> tuple[list[pa.Array], np.ndarray]:
+    """Split comma-joined rows into `width` string columns (missing beyond a row's end)."""
+    fields = pc.split_pattern(rows, ",")
+    lengths = np.asarray(pc.list_value_length(fields))
+    starts = np.asarray(fields.offsets)[:-1]
+    values = fields.flatten()
+    columns = []
+    for j in range(width):
+        present = lengths > j
+        indices = pa.array(np.where(present, starts + j, 0), mask=~present)
+        columns.append(values.take(indices))
+    return columns, lengths
+
+
+def _columns_from_rows(rows: Sequence[Row], width: int) -> list[pa.Array]:
+    return [pa.array([row[j] if j < len(row) else None for row in rows], pa.string()) for j in range(width)]
+
+
+class CaptureReader:
+    """Streams capture rows as profiler batches: one list of `width` string arrays per file."""
+
+    def __init__(
+        self,
+        source: str,
+        width: int,
+        window: Window | None = None,
+        preprocessor: Callable[[InferenceRecord], object] | None = None,
+    ):
+        self.source = source
+        self.width = width
+        self.window = window or Window()
+        self.preprocessor = preprocessor
+        self.summary = CaptureSummary()
+
+    def batches(self) -> Iterator[list[pa.Array]]:
+        for capture_file in capture_files(self.source, self.window):
+            try:
+                content = capture_file.read()
+            except Exception as exc:  # OSError locally, botocore errors on S3
+                self.summary.report(
+                    capture_file.name, f"cannot read the file ({exc}); check its permissions", record=False
+                )
+                continue
+            self.summary.files += 1
+            batch = self._file_batch(capture_file.name, content)
+            if batch is not None:
+                yield batch
+
+    def _file_batch(self, name: str, content: bytes) -> list[pa.Array] | None:
+        lines = content.split(b"\n")
+        line_numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
+        self.summary.records += len(line_numbers)
+        table = None
+        if self.preprocessor is None:
+            try:
+                table = pa_json.read_json(
+                    io.BytesIO(content),
+                    parse_options=pa_json.ParseOptions(
+                        explicit_schema=_CAPTURE_SCHEMA, unexpected_field_behavior="ignore"
+                    ),
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                table = None  # some line is unusual: read the file record by record
+        if table is not None and len(table) != len(line_numbers):
+            table = None
+        order: list[np.ndarray] = []
+        parts: list[list[pa.Array]] = []
+        slow = np.arange(len(line_numbers))
+        if table is not None and len(table):
+            fast, settled, joined = _fast_candidates(table, self.window)
+            if fast.any():
+                columns, lengths = _columns_from_split(joined.filter(pa.array(fast)), self.width)
+                fast_index = np.flatnonzero(fast)
+                self.summary.count_fields(lengths, lambda i: f"{name}:{line_numbers[fast_index[i]]}")
+                order.append(fast_index)
+                parts.append(columns)
+            self.summary.in_window += int(fast.sum())
+            slow = np.flatnonzero(~(fast | settled))
+        rows, row_order, row_lines = [], [], []
+        for index in slow.tolist():
+            line_no = line_numbers[index]
+            try:
+                record_result = self._record(lines[line_no - 1])
+            except _RecordError as exc:
+                self.summary.report(f"{name}:{line_no}", str(exc))
+                continue
+            for row in record_result:
+                rows.append(row)
+                row_order.append(index)
+                row_lines.append(line_no)
+        if rows:
+            self.summary.count_fields(np.array([len(r) for r in rows]), lambda i: f"{name}:{row_lines[i]}")
+            order.append(np.array(row_order))
+            parts.append(_columns_from_rows(rows, self.width))
+        if not parts:
+            return None
+        # Keep the rows in file order: the profile's sketches depend on arrival order.
+        permutation = pa.array(np.argsort(np.concatenate(order), kind="stable"))
+        return [pa.concat_arrays([part[j] for part in parts]).take(permutation) for j in range(self.width)]
+
+    def _record(self, line: bytes) -> list[Row]:
+        """Rows of one record line inside the window ([] when outside or dropped)."""
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _RecordError(f"not a JSON object ({exc}); the file may be truncated or not a capture file") from None
+        if not isinstance(record, dict):
+            raise _RecordError("not a JSON object; is this a data-capture file?")
+        if self.window.bounded and not self.window.contains(_event_time(record)):
+            return []
+        self.summary.in_window += 1
+        if self.preprocessor is None:
+            return record_rows(record)
+        try:
+            result = self.preprocessor(inference_record(record))
+        except Exception as exc:  # the user's handler may raise anything
+            raise _RecordError(f"preprocess_handler raised {type(exc).__name__}: {exc}") from None
+        rows = _handler_rows(result)
+        if not rows:
+            self.summary.dropped += 1
+        return rows

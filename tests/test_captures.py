@@ -1,0 +1,267 @@
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analyzer.captures import (
+    CaptureReader,
+    CaptureSourceError,
+    PreprocessorError,
+    Window,
+    WindowError,
+    load_preprocessor,
+)
+from tests.capture_helpers import record, traffic, write_file, write_records
+
+T0 = datetime(2024, 5, 1, 10, 0, 0)
+
+
+def read(source, width, window=None, preprocessor=None):
+    reader = CaptureReader(str(source), width, window, preprocessor)
+    columns = None
+    for batch in reader.batches():
+        values = [array.to_pylist() for array in batch]
+        columns = values if columns is None else [a + b for a, b in zip(columns, values, strict=True)]
+    rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
+    return rows, reader.summary
+
+
+def test_rows_are_output_fields_then_input_fields_with_line_endings_stripped(tmp_path):
+    records = [
+        record("1,2.5,x\n", "0.9\n", T0),
+        record("3,4.5,y\r\n", "0.1\r\n", T0 + timedelta(seconds=1)),
+    ]
+    write_records(tmp_path, records)
+    rows, summary = read(tmp_path, 4)
+    assert rows == [["0.9", "1", "2.5", "x"], ["0.1", "3", "4.5", "y"]]
+    assert (summary.files, summary.records, summary.rows, summary.bad_records) == (1, 2, 2, 0)
+
+
+def test_a_malformed_line_is_reported_with_file_and_line_and_the_other_records_kept(tmp_path):
+    [path] = write_records(tmp_path, traffic([["1", "2"], ["3", "4"], ["5", "6"]], T0))
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], '{"captureData": {"endpointInput": ', lines[1], "", lines[2]]) + "\n")
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.5", "1", "2"], ["0.5", "3", "4"], ["0.5", "5", "6"]]
+    assert summary.bad_records == 1
+    assert summary.issues[0].location == f"{path}:2"
+    assert "not a JSON object" in summary.issues[0].problem
+
+
+def test_records_needing_the_slow_path_keep_their_place_in_the_file(tmp_path):
+    records = traffic([["1", "a"], ["2", "b"], ["3", "c"]], T0)
+    records[1]["captureData"]["endpointInput"]["data"] = '2,"b,with comma"\n'
+    write_records(tmp_path, records)
+    rows, _ = read(tmp_path, 3)
+    assert rows == [["0.5", "1", "a"], ["0.5", "2", "b,with comma"], ["0.5", "3", "c"]]
+
+
+def test_window_keeps_start_and_drops_end(tmp_path):
+    write_records(tmp_path, traffic([[str(i)] for i in range(6)], T0, every_seconds=60))
+    window = Window.parse("2024-05-01T10:01:00Z", "2024-05-01T10:04:00Z")
+    rows, summary = read(tmp_path, 2, window)
+    assert [row[1] for row in rows] == ["1", "2", "3"]
+    assert (summary.records, summary.in_window) == (6, 3)
+
+
+def test_window_skips_hour_folders_that_cannot_hold_its_records(tmp_path):
+    early = traffic([["1"]], datetime(2024, 5, 1, 6, 0, 0))
+    late = traffic([["2"]], datetime(2024, 5, 1, 10, 59, 30))
+    write_records(tmp_path, early + late)
+    _, summary = read(tmp_path, 2, Window.parse("2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"))
+    # The 10:00 folder may hold records past 11:00 and is read; the 06:00 folder is not.
+    assert (summary.files, summary.records, summary.in_window) == (1, 1, 0)
+
+
+def test_records_with_odd_times_are_placed_by_the_slow_path(tmp_path):
+    records = traffic([["1"], ["2"]], T0)
+    records[0]["eventMetadata"]["inferenceTime"] = "2024-05-01T10:00:00.250Z"
+    records[1]["eventMetadata"]["inferenceTime"] = "yesterday"
+    write_file(tmp_path, records, T0)
+    rows, summary = read(tmp_path, 2, Window.parse("2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"))
+    assert rows == [["0.5", "1"]]
+    assert summary.bad_records == 1 and "inferenceTime" in summary.issues[0].problem
+
+
+def test_window_rejects_unreadable_or_reversed_times():
+    with pytest.raises(WindowError, match="not an ISO-8601 time"):
+        Window.parse("May 1st", None)
+    with pytest.raises(WindowError, match="not before"):
+        Window.parse("2024-05-01T11:00:00Z", "2024-05-01T10:00:00Z")
+
+
+def test_json_and_base64_encodings(tmp_path):
+    write_records(
+        tmp_path,
+        [
+            record('{"b": 2, "a": 1.50}', '{"score": 0.25}', T0, encoding="JSON", content_type="application/json"),
+            record("7,8\n", "0.75\n", T0, encoding="BASE64", content_type="text/csv"),
+            record('{"b": true, "a": null}', '{"score": 1e-3}', T0, encoding="BASE64", content_type="application/json"),
+        ],
+    )
+    rows, summary = read(tmp_path, 3)
+    # JSON objects give their values in sorted-key order; numbers keep their text.
+    assert rows == [["0.25", "1.50", "2"], ["0.75", "7", "8"], ["1e-3", None, "true"]]
+    assert summary.bad_records == 0
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"encoding": "XML"}, "encoding 'XML' is unknown"),
+        ({"encoding": "BASE64", "data": "%%%"}, "not base64-encoded"),
+        ({"encoding": "JSON", "data": '{"a": {"nested": 1}}'}, "rows must be flat"),
+        ({"encoding": "JSON", "data": "{oops"}, "not valid JSON"),
+        ({"data": None}, "no 'data' string"),
+    ],
+)
+def test_undecodable_records_are_counted_and_explained(tmp_path, change, problem):
+    records = traffic([["1"], ["2"]], T0)
+    records[1]["captureData"]["endpointInput"].update(change)
+    write_records(tmp_path, records)
+    rows, summary = read(tmp_path, 2)
+    assert rows == [["0.5", "1"]]
+    assert summary.bad_records == 1
+    assert problem in summary.issues[0].problem
+    assert summary.issues[0].location.endswith(":2")
+
+
+def test_multi_row_requests_pair_rows_with_their_predictions(tmp_path):
+    records = [record("1,2\n3,4\n", "0.1\n0.2\n", T0), record("5,6\n7,8\n", "0.3\n", T0)]
+    write_records(tmp_path, records)
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.1", "1", "2"], ["0.2", "3", "4"]]
+    assert "cannot be paired" in summary.issues[0].problem
+
+
+def test_field_counts_record_short_and_long_rows(tmp_path):
+    write_records(tmp_path, traffic([["1", "2"], ["1"], ["1", "2", "3"]], T0))
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.5", "1", "2"], ["0.5", "1", None], ["0.5", "1", "2"]]
+    assert summary.field_counts == {3: 1, 2: 1, 4: 1}
+    assert summary.first_row_with[2].endswith(":2")
+
+
+def test_input_only_capture_gives_input_fields(tmp_path):
+    write_records(tmp_path, [record("1,2\n", None, T0)])
+    rows, _ = read(tmp_path, 2)
+    assert rows == [["1", "2"]]
+
+
+def test_unreadable_file_is_reported_and_others_read(tmp_path):
+    write_records(tmp_path, traffic([["1"]], T0))
+    os.symlink(tmp_path / "missing.jsonl", tmp_path / "churn" / "broken.jsonl")
+    rows, summary = read(tmp_path, 2)
+    assert rows == [["0.5", "1"]]
+    assert summary.unreadable_files == 1 and "cannot read the file" in str(summary.issues[0])
+
+
+def test_missing_folder_is_a_named_error(tmp_path):
+    with pytest.raises(CaptureSourceError, match="does not exist"):
+        read(tmp_path / "nope", 2)
+
+
+def write_script(tmp_path, body):
+    path = tmp_path / "preprocessor.py"
+    path.write_text(body)
+    return str(path)
+
+
+def test_preprocessor_rows_use_sorted_keys_and_can_drop_records(tmp_path):
+    script = write_script(
+        tmp_path,
+        "import json\n"
+        "def preprocess_handler(inference_record):\n"
+        "    values = inference_record.endpoint_input.data.strip().split(',')\n"
+        "    if values[0] == 'skip':\n"
+        "        return []\n"
+        "    row = {f'{i:03d}': v for i, v in enumerate(values)}\n"
+        "    row['zzz'] = inference_record.event_metadata.event_time\n"
+        "    row['000'] = float(inference_record.endpoint_output.data)\n"
+        "    return row\n",
+    )
+    write_records(tmp_path / "cap", traffic([["1", "2"], ["skip", "0"]], T0))
+    rows, summary = read(tmp_path / "cap", 3, preprocessor=load_preprocessor(script))
+    assert rows == [["0.5", "2", "2024-05-01T10:00:00Z"]]
+    assert (summary.dropped, summary.bad_records) == (1, 0)
+
+
+def test_preprocessor_may_take_a_logger_and_see_the_raw_record(tmp_path):
+    script = write_script(
+        tmp_path,
+        "def preprocess_handler(inference_record, logger):\n"
+        "    logger.info('seen %s', inference_record.event_metadata.event_id)\n"
+        "    raw = inference_record.event_dict['captureData']['endpointInput']['data']\n"
+        "    return {'a': inference_record.event_version, 'b': raw.strip(),\n"
+        "            'c': inference_record.endpoint_input.observedContentType}\n",
+    )
+    write_records(tmp_path / "cap", traffic([["42"]], T0))
+    rows, _ = read(tmp_path / "cap", 3, preprocessor=load_preprocessor(script))
+    assert rows == [["0", "42", "text/csv"]]
+
+
+def test_preprocessor_failures_are_per_record(tmp_path):
+    script = write_script(
+        tmp_path,
+        "def preprocess_handler(inference_record):\n"
+        "    value = inference_record.endpoint_input.data.strip()\n"
+        "    if value == 'boom':\n"
+        "        raise KeyError('missing feature')\n"
+        "    return 'oops' if value == 'text' else {'v': value}\n",
+    )
+    write_records(tmp_path / "cap", traffic([["boom"], ["ok"], ["text"]], T0))
+    rows, summary = read(tmp_path / "cap", 1, preprocessor=load_preprocessor(script))
+    assert rows == [["ok"]]
+    problems = [issue.problem for issue in summary.issues]
+    assert "preprocess_handler raised KeyError" in problems[0]
+    assert "return a flat dict" in problems[1]
+
+
+def test_preprocessor_script_errors_are_named(tmp_path):
+    with pytest.raises(PreprocessorError, match="not found"):
+        load_preprocessor(str(tmp_path / "absent.py"))
+    with pytest.raises(PreprocessorError, match="cannot import"):
+        load_preprocessor(write_script(tmp_path, "def preprocess_handler(:\n"))
+    with pytest.raises(PreprocessorError, match="defines no function"):
+        load_preprocessor(write_script(tmp_path, "def handler(record):\n    return {}\n"))
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    import boto3
+
+    yield boto3.client("s3")
+    server.stop()
+
+
+def test_s3_prefix_is_read_through_aws_endpoint_url(tmp_path, s3):
+    s3.create_bucket(Bucket="captures")
+    paths = write_records(tmp_path, traffic([["1"], ["2"]], T0, every_seconds=90))
+    for path in paths:
+        key = "datacapture/" + str(path.relative_to(tmp_path))
+        s3.put_object(Bucket="captures", Key=key, Body=path.read_bytes())
+    s3.put_object(Bucket="captures", Key="datacapture/churn/AllTraffic/2024/04/01/10/old.jsonl", Body=b"{bad")
+    rows, summary = read("s3://captures/datacapture", 2, Window.parse("2024-05-01T10:00:00Z", None))
+    assert rows == [["0.5", "1"], ["0.5", "2"]]
+    assert (summary.files, summary.bad_records) == (2, 0)
+
+
+def test_s3_missing_bucket_is_a_named_error(s3):
+    with pytest.raises(CaptureSourceError, match="cannot list s3://absent"):
+        read("s3://absent/prefix", 2)
+
+
+def test_window_contains_uses_utc():
+    window = Window.parse("2024-05-01T12:00:00+02:00", "2024-05-01T11:00:00")
+    assert window.contains(datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
+    assert json.dumps(window.describe()) == '"2024-05-01T10:00:00Z to 2024-05-01T11:00:00Z"'
