@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from analyzer import kll
+
 # Deequ's default c(alpha) for the Kolmogorov-Smirnov style correction ("Robust").
 C_ALPHA = 1.8
 
@@ -31,37 +33,23 @@ def _select(linf_simple: float, n: float, m: float, method: str) -> float:
     return linf_simple if method == "Simple" else _robust(linf_simple, n, m)
 
 
-def rank_map(items: np.ndarray, cum_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct sorted items and the cumulative weight up to and including each.
-
-    `items` must be sorted ascending with `cum_weights` their running weight sums (what
-    `analyzer.kll.sorted_items` returns); repeated items keep the weight of their last copy.
-    """
-    last = np.ones(len(items), dtype=bool)
-    last[:-1] = items[1:] != items[:-1]
-    return items[last], cum_weights[last]
-
-
-def _rank_at(keys: np.ndarray, distinct: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """Cumulative weight of the largest distinct item <= each key (0 when there is none)."""
-    index = np.searchsorted(distinct, keys, side="right") - 1
-    return np.where(index >= 0, ranks[np.maximum(index, 0)], 0.0)
-
-
 def numeric_distance(
     baseline: tuple[np.ndarray, np.ndarray],
     current: tuple[np.ndarray, np.ndarray],
     method: str = "Robust",
 ) -> float:
-    """L-infinity distance between two sketches given as (sorted items, cumulative weights)."""
-    distinct_b, ranks_b = rank_map(*baseline)
-    distinct_c, ranks_c = rank_map(*current)
-    if len(distinct_b) == 0 or len(distinct_c) == 0:
+    """L-infinity distance between two sketches given as `kll.sorted_items` pairs.
+
+    Both CDFs are evaluated at every distinct item of either sketch; the rank at a key is the
+    weight of the items at or below it (0 when there is none).
+    """
+    (items_b, cum_b), (items_c, cum_c) = baseline, current
+    if len(items_b) == 0 or len(items_c) == 0:
         return 0.0
-    n, m = float(ranks_b[-1]), float(ranks_c[-1])
-    keys = np.union1d(distinct_b, distinct_c)
-    cdf_b = _rank_at(keys, distinct_b, ranks_b) / n
-    cdf_c = _rank_at(keys, distinct_c, ranks_c) / m
+    n, m = float(cum_b[-1]), float(cum_c[-1])
+    keys = np.union1d(items_b, items_c)
+    cdf_b = kll.rank_inclusive(items_b, cum_b, keys) / n
+    cdf_c = kll.rank_inclusive(items_c, cum_c, keys) / m
     return _select(float(np.max(np.abs(cdf_b - cdf_c))), n, m, method)
 
 

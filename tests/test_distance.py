@@ -3,15 +3,12 @@ import math
 import numpy as np
 import pytest
 
-from analyzer import distance
+from analyzer import distance, kll
 
 
-def sketch(*values: float, weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted items, cumulative weights) of the given values."""
-    items = np.array(values, dtype=float)
-    w = np.ones(len(items)) if weights is None else np.array(weights, dtype=float)
-    order = np.argsort(items, kind="stable")
-    return items[order], np.cumsum(w[order])
+def sketch(*values: float) -> tuple[np.ndarray, np.ndarray]:
+    """A one-level sketch of the given values, as `kll.sorted_items` returns it."""
+    return kll.sorted_items([np.array(values, dtype=float)])
 
 
 def test_identical_sketches_have_distance_zero():
@@ -29,10 +26,10 @@ def test_rank_is_taken_at_the_largest_item_not_above_each_key():
     assert distance.numeric_distance(sketch(10, 20, 20), sketch(15), "Simple") == pytest.approx(2 / 3)
 
 
-def test_item_weights_count_as_their_level_weight():
-    # One item of weight 3 at 1 and one of weight 1 at 2: CDF at 1 is 0.75, not 0.5.
-    weighted = sketch(1, 2, weights=[3, 1])
-    assert distance.numeric_distance(weighted, sketch(1, 2), "Simple") == 0.25
+def test_items_weigh_two_to_the_power_of_their_level():
+    # Sketch data [[2.0], [1.0]]: 1.0 sits on level 1 (weight 2), so the CDF at 1 is 2/3, not 1/2.
+    weighted = kll.sorted_items([[2.0], [1.0]])
+    assert distance.numeric_distance(weighted, sketch(1, 2), "Simple") == pytest.approx(1 / 6)
 
 
 def test_robust_distance_subtracts_the_small_sample_allowance():
