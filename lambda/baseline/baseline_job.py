@@ -1,0 +1,222 @@
+"""Pure logic of the baseline custom resource (no AWS calls): what to run, under which name, and what a
+DescribeProcessingJob response means for CloudFormation.
+
+The job name is `<prefix>-<hash>`, the hash covering everything that decides the baseline's content
+(dataset, image, analyzer code and settings, output bucket). So a deploy with the same inputs maps to
+the job that already ran, and a changed dataset maps to a new job, whose name becomes the resource's
+new physical id (CloudFormation then deletes the old resource). A job of the same content that failed
+or was stopped is retried on a later deploy as `<prefix>-<hash>-2`, `-3`, ... (job names are unique
+forever in SageMaker, and a failure may have been transient, e.g. instance capacity).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAX_JOB_NAME = 63
+HASH_LENGTH = 12
+MAX_ATTEMPTS = 5
+# Room for "-<hash>" and an attempt suffix "-N" within SageMaker's 63 characters.
+MAX_PREFIX = MAX_JOB_NAME - 1 - HASH_LENGTH - 2
+_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+# Local paths of the analyzer contract (model-monitor-contract.md, section 2) and the SageMaker
+# Python SDK's input/output names for a baselining job.
+DATASET_INPUT_NAME = "baseline_dataset_input"
+DATASET_LOCAL_PATH = "/opt/ml/processing/input/baseline_dataset_input"
+CODE_INPUT_NAME = "code"
+CODE_LOCAL_PATH = "/opt/ml/processing/input/code"
+OUTPUT_NAME = "monitoring_output"
+OUTPUT_LOCAL_PATH = "/opt/ml/processing/output"
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+
+RUNNING = frozenset({"InProgress"})
+REUSABLE = frozenset({"InProgress", "Completed"})
+FAILED = frozenset({"Failed", "Stopped", "Stopping"})
+_WHAT = "Baseline resource property"
+
+
+class PropertiesError(ValueError):
+    """The custom resource's properties are incomplete or malformed (a bug in the stack, not the data)."""
+
+
+class BaselineJobFailed(RuntimeError):
+    """The baselining job ended without results; the message becomes the CloudFormation event's reason."""
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """The custom resource's properties (CloudFormation passes every scalar as a string)."""
+
+    job_name_prefix: str
+    role_arn: str
+    image_uri: str
+    dataset_uri: str
+    output_uri: str
+    """s3:// folder; each job writes to `<output_uri>/<job name>/`."""
+    kms_key_arn: str
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+    environment: Mapping[str, str]
+    container_entrypoint: tuple[str, ...] = ()
+    code_uri: str | None = None
+    """s3:// URI of the analyzer code (self-hosted engine), downloaded to CODE_LOCAL_PATH."""
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, object]) -> BaselineSpec:
+        def text(key: str) -> str:
+            value = properties.get(key)
+            if not isinstance(value, str) or not value:
+                raise PropertiesError(f"{_WHAT} {key} is missing or empty (got {value!r}).")
+            return value
+
+        def integer(key: str) -> int:
+            try:
+                return int(text(key))
+            except ValueError:
+                raise PropertiesError(f"{_WHAT} {key} must be an integer, got "
+                                      f"{properties[key]!r}.") from None
+
+        environment = properties.get("Environment") or {}
+        entrypoint = properties.get("ContainerEntrypoint") or []
+        if not isinstance(environment, Mapping) or not all(isinstance(v, str) for v in environment.values()):
+            raise PropertiesError(f"{_WHAT} Environment must map names to strings, got "
+                                  f"{environment!r}.")
+        if not isinstance(entrypoint, list) or not all(isinstance(v, str) for v in entrypoint):
+            raise PropertiesError(f"{_WHAT} ContainerEntrypoint must be a list of strings, "
+                                  f"got {entrypoint!r}.")
+        prefix = text("JobNamePrefix")
+        if len(prefix) > MAX_PREFIX or not _JOB_NAME.match(prefix):
+            raise PropertiesError(f"{_WHAT} JobNamePrefix {prefix!r} must be 1-{MAX_PREFIX} "
+                                  "letters, digits and single hyphens.")
+        for key in ("DatasetUri", "OutputUri"):
+            if not text(key).startswith("s3://"):
+                raise PropertiesError(f"{_WHAT} {key} must be an s3:// URI, got {properties[key]!r}.")
+        return cls(
+            job_name_prefix=prefix,
+            role_arn=text("RoleArn"),
+            image_uri=text("ImageUri"),
+            dataset_uri=text("DatasetUri"),
+            output_uri=text("OutputUri").rstrip("/"),
+            kms_key_arn=text("KmsKeyArn"),
+            instance_type=text("InstanceType"),
+            volume_size_gb=integer("VolumeSizeInGB"),
+            max_runtime_seconds=integer("MaxRuntimeInSeconds"),
+            environment=dict(environment),
+            container_entrypoint=tuple(entrypoint),
+            code_uri=properties.get("CodeUri") or None,
+        )
+
+
+def content_hash(spec: BaselineSpec) -> str:
+    """Hash of what decides the baseline's content; the role, instance type and timeouts are left out."""
+    content = {
+        "dataset": spec.dataset_uri,
+        "image": spec.image_uri,
+        "environment": dict(sorted(spec.environment.items())),
+        "entrypoint": list(spec.container_entrypoint),
+        "code": spec.code_uri,
+        "output": spec.output_uri,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:HASH_LENGTH]
+
+
+def job_name(spec: BaselineSpec, attempt: int = 1) -> str:
+    base = f"{spec.job_name_prefix}-{content_hash(spec)}"
+    return base if attempt == 1 else f"{base}-{attempt}"
+
+
+def candidate_names(spec: BaselineSpec) -> list[str]:
+    """Every name a job of this content may have, in the order they are tried."""
+    return [job_name(spec, attempt) for attempt in range(1, MAX_ATTEMPTS + 1)]
+
+
+def is_valid_job_name(name: str) -> bool:
+    return bool(_JOB_NAME.match(name))
+
+
+def output_uri(spec: BaselineSpec, name: str) -> str:
+    return f"{spec.output_uri}/{name}"
+
+
+def _s3_input(name: str, uri: str, local_path: str) -> dict:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def processing_job_request(spec: BaselineSpec, name: str) -> dict:
+    """Keyword arguments of CreateProcessingJob for the baselining job `name`."""
+    app = {"ImageUri": spec.image_uri}
+    if spec.container_entrypoint:
+        app["ContainerEntrypoint"] = list(spec.container_entrypoint)
+    inputs = [_s3_input(DATASET_INPUT_NAME, spec.dataset_uri, DATASET_LOCAL_PATH)]
+    if spec.code_uri:
+        inputs.append(_s3_input(CODE_INPUT_NAME, spec.code_uri, CODE_LOCAL_PATH))
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": spec.role_arn,
+        "AppSpecification": app,
+        "Environment": dict(spec.environment),
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {
+            "Outputs": [{
+                "OutputName": OUTPUT_NAME,
+                "S3Output": {"S3Uri": output_uri(spec, name), "LocalPath": OUTPUT_LOCAL_PATH,
+                             "S3UploadMode": "EndOfJob"},
+            }],
+            "KmsKeyId": spec.kms_key_arn,
+        },
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": 1,
+            "InstanceType": spec.instance_type,
+            "VolumeSizeInGB": spec.volume_size_gb,
+            "VolumeKmsKeyId": spec.kms_key_arn,
+        }},
+        "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
+    }
+
+
+def completion_data(describe: Mapping) -> dict[str, str] | None:
+    """The resource's attributes once the job completed; None while it runs; raises if it ended otherwise."""
+    name = describe["ProcessingJobName"]
+    status = describe["ProcessingJobStatus"]
+    if status == "Completed":
+        outputs = describe.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        folder = next((o["S3Output"]["S3Uri"] for o in outputs if o.get("OutputName") == OUTPUT_NAME), None)
+        if folder is None:
+            raise BaselineJobFailed(f"Baseline job {name} completed but has no output named {OUTPUT_NAME}.")
+        folder = folder.rstrip("/")
+        return {
+            "StatisticsS3Uri": f"{folder}/{STATISTICS_FILE}",
+            "ConstraintsS3Uri": f"{folder}/{CONSTRAINTS_FILE}",
+            "BaseliningJobName": name,
+        }
+    if status in FAILED:
+        raise BaselineJobFailed(failure_message(describe))
+    return None
+
+
+def failure_message(describe: Mapping) -> str:
+    name = describe["ProcessingJobName"]
+    parts = [f"Baseline job {name} {describe['ProcessingJobStatus']}"]
+    if describe.get("FailureReason"):
+        parts.append(f"reason: {describe['FailureReason']}")
+    if describe.get("ExitMessage"):
+        parts.append(f"exit message: {describe['ExitMessage']}")
+    parts.append(f"logs: CloudWatch log group /aws/sagemaker/ProcessingJobs, streams {name}/*")
+    return "; ".join(parts) + "."
