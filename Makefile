@@ -10,7 +10,7 @@ MODEL := model/build/model.tar.gz
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup model lint test pytest synth synth-all cfn-lint demo clean
+.PHONY: help setup model lint actionlint test pytest synth synth-all cfn-lint demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ model: $(MODEL) ## Generate the synthetic training data and train the XGBoost mo
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .
 
+# actionlint and shellcheck come from requirements-dev.txt as wheels that carry the binaries (offline install).
+actionlint: setup ## actionlint (with shellcheck) on .github/workflows
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck
+
 pytest: setup $(MODEL)
 	$(PY) -m pytest
 
@@ -53,7 +57,7 @@ cfn-lint: synth-all ## cfn-lint on every synthesized template (errors fail)
 	@rc=0; $(VENV)/bin/cfn-lint cdk.out.*/*.template.json || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint found errors"; exit 1; fi; echo "cfn-lint: no errors"
 
-test: lint pytest cfn-lint ## Everything CI runs: ruff, pytest, synth of every environment, cdk-nag, cfn-lint
+test: lint actionlint pytest cfn-lint ## Everything CI runs: ruff, actionlint, pytest, synth of every environment, cdk-nag, cfn-lint
 
 demo: setup $(MODEL) synth ## Build the model, synthesize, and show what a deploy would create
 	$(PY) scripts/deploy_summary.py cdk.out

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""CDK entry point: `cdk synth -c env=dev|prod [-c engine=managed|self-hosted]`."""
+"""CDK entry point: `cdk synth -c env=dev|prod [-c engine=managed|self-hosted]`.
+
+`-c github_repository=owner/name` adds the `ChurnMonitor-GitHubOidc` stack (GitHub Actions deploy roles)."""
 
 import sys
 
@@ -8,6 +10,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.app_builder import build_environment
 from stacks.config import ConfigError, load_config
+from stacks.github_oidc_stack import STACK_NAME as OIDC_STACK_NAME
+from stacks.github_oidc_stack import GitHubOidcStack, props_from_context
 
 app = App()
 try:
@@ -17,6 +21,9 @@ try:
         engine=app.node.try_get_context("engine"),
     )
     build_environment(app, config)
+    oidc = props_from_context(app.node.try_get_context, app.node.try_get_context("environments"))
+    if oidc is not None:
+        GitHubOidcStack(app, OIDC_STACK_NAME, oidc, description="GitHub Actions OIDC deploy and diff roles")
 except (ConfigError, FileNotFoundError) as error:
     sys.exit(f"error: {error}")
 # cdk-nag 3.x is a policy-validation plugin: any unacknowledged finding fails synth.
