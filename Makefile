@@ -38,7 +38,7 @@ lint: setup ## ruff
 
 # actionlint and shellcheck come from requirements-dev.txt as wheels that carry the binaries (offline install).
 actionlint: setup ## actionlint (with shellcheck) on .github/workflows
-	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck .github/workflows/*.yml
 
 pytest: setup $(MODEL)
 	$(PY) -m pytest
