@@ -1,0 +1,65 @@
+"""Baselining: dataset -> statistics.json + constraints.json, as a Model Monitor baselining job.
+
+`suggest_baseline` reads the dataset in Spark's partitions (`datasets.read_partitioned`),
+profiles it (`profile.Profiler`), suggests constraints (`suggest.suggest_constraints`) and
+writes both documents in the service's layout (`jsonfmt.dumps`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from analyzer.datasets import DEFAULT_BATCH_ROWS, DEFAULT_PARALLELISM, DatasetError, read_partitioned
+from analyzer.jsonfmt import dumps
+from analyzer.profile import Profile, Profiler
+from analyzer.suggest import suggest_constraints
+
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+
+log = logging.getLogger(__name__)
+
+
+def _write(path: str, document: dict) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(dumps(document))
+
+
+def profile_dataset(
+    dataset: str,
+    fmt: str = "csv",
+    header: bool = True,
+    parallelism: int = DEFAULT_PARALLELISM,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Profile:
+    """Profile of a dataset file or folder; raises DatasetError when it cannot be read or is empty."""
+    names, partitions, batches = read_partitioned(dataset, fmt, header, batch_rows, parallelism)
+    profiler = Profiler(names, partitions=partitions)
+    for partition, batch in batches:
+        profiler.update(batch, partition=partition)
+    profile = profiler.result()
+    if profile.statistics["dataset"]["item_count"] == 0:
+        raise DatasetError(f"{dataset}: no data rows{' after the header' if header and fmt == 'csv' else ''}")
+    return profile
+
+
+def suggest_baseline(
+    dataset: str,
+    output_dir: str,
+    fmt: str = "csv",
+    header: bool = True,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Profile:
+    """Write `statistics.json` and `constraints.json` for `dataset` into `output_dir`."""
+    profile = profile_dataset(dataset, fmt, header, parallelism)
+    os.makedirs(output_dir, exist_ok=True)
+    _write(os.path.join(output_dir, STATISTICS_FILE), profile.statistics)
+    _write(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(profile.statistics))
+    log.info(
+        "baseline of %d rows, %d features written to %s",
+        profile.statistics["dataset"]["item_count"],
+        len(profile.statistics["features"]),
+        output_dir,
+    )
+    return profile

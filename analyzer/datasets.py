@@ -1,0 +1,373 @@
+"""Read a baseline dataset as the service's Spark job does: every value as a string, in batches.
+
+Formats: CSV with or without a header (without one, columns are `_c0, _c1, ...`) and JSON lines
+of flat objects. `path` is one file or a folder (every file below it, hidden files and
+`_SUCCESS`-style markers skipped).
+
+Partitions. Spark splits its input before aggregating and merges the per-partition results,
+so results on inputs larger than one split depend on the split (sums, standard deviation and
+KLL sketches are merged, not computed in one pass). `plan_partitions` reproduces Spark's
+`FilePartition` arithmetic (splits of `min(128 MB, max(4 MB, total / parallelism))` bytes,
+4 MB open cost per file, splits packed largest first) and `read_partitioned` reads each split
+with Hadoop's line rules (a split owns the lines that start after its first byte and at or
+before its end). Inputs below 4 MB are always one partition, read in order, exactly like the
+service. The service's parallelism is not published: `DEFAULT_PARALLELISM` = 4 assumes the
+4 vCPUs of the SDK's usual `ml.m5.xlarge` (inferred; pass another value to match a different
+instance).
+
+Bad input raises `DatasetError` naming the file and line: rows with a different number of
+fields than the header are counted over the whole file and reported (never dropped silently).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+MAX_PARTITION_BYTES = 128 * 1024 * 1024  # spark.sql.files.maxPartitionBytes
+OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes
+DEFAULT_PARALLELISM = 4
+DEFAULT_BATCH_ROWS = 16_384
+MAX_REPORTED_LINES = 10
+
+_TEXT = pa.string()
+_DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+Batch = list[pa.Array]
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be read as asked; the message names the file, the line and a fix."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Bytes [start, start + length) of one file (Spark's `PartitionedFile`)."""
+
+    path: str
+    start: int
+    length: int
+
+
+def list_files(path: str) -> list[str]:
+    """The file itself, or every data file below a folder in path order."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise DatasetError(f"{path}: no such file or folder; pass a CSV/JSON-lines file or a folder of them")
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found.extend(os.path.join(root, name) for name in sorted(files) if not name.startswith((".", "_")))
+    if not found:
+        raise DatasetError(f"{path}: the folder holds no data files")
+    return sorted(found)
+
+
+def plan_partitions(files: Sequence[tuple[str, int]], parallelism: int = DEFAULT_PARALLELISM) -> list[list[Split]]:
+    """Spark's split and packing of (path, size) files into partitions, in partition order."""
+    total = sum(size + OPEN_COST_BYTES for _, size in files)
+    max_split = min(MAX_PARTITION_BYTES, max(OPEN_COST_BYTES, total // max(parallelism, 1)))
+    splits = [
+        Split(path, offset, min(max_split, size - offset))
+        for path, size in files
+        for offset in range(0, size, max_split)
+    ]
+    splits.sort(key=lambda split: split.length, reverse=True)  # stable, as Scala's sortBy
+    partitions: list[list[Split]] = []
+    current: list[Split] = []
+    current_size = 0
+    for split in splits:
+        if current and current_size + split.length > max_split:
+            partitions.append(current)
+            current, current_size = [], 0
+        current_size += split.length + OPEN_COST_BYTES
+        current.append(split)
+    if current:
+        partitions.append(current)
+    return partitions
+
+
+def _line_end_at_or_after(handle: io.BufferedReader, position: int, size: int) -> int:
+    """Offset just past the first newline at or after `position` (the file size if none)."""
+    handle.seek(position)
+    while position < size:
+        chunk = handle.read(1 << 16)
+        if not chunk:
+            break
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        position += len(chunk)
+    return size
+
+
+def line_range(split: Split) -> tuple[int, int]:
+    """Byte range of the lines a split owns (Hadoop's `LineRecordReader`)."""
+    size = os.path.getsize(split.path)
+    with open(split.path, "rb") as handle:
+        begin = 0 if split.start == 0 else _line_end_at_or_after(handle, split.start, size)
+        end = _line_end_at_or_after(handle, split.start + split.length, size)
+    return begin, max(begin, end)
+
+
+class _RangeFile(io.RawIOBase):
+    """Read-only view of bytes [begin, end) of a file, for pyarrow's streaming readers."""
+
+    def __init__(self, path: str, begin: int, end: int) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed with this object
+        self._handle.seek(begin)
+        self._left = end - begin
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer)[: self._left]
+        count = self._handle.readinto(view)
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+def _first_line(path: str) -> str:
+    with open(path, "rb") as handle:
+        raw = handle.readline()
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}, line 1: not UTF-8 text ({error.reason}); save the file as UTF-8") from None
+
+
+def _csv_names(files: Sequence[str], header: bool) -> list[str]:
+    first = _first_line(files[0])
+    if not first:
+        raise DatasetError(f"{files[0]}, line 1: empty; the first line must hold the header or the first row")
+    fields = next(csv.reader([first]))
+    if not header:
+        return [f"_c{i}" for i in range(len(fields))]
+    if len(set(fields)) != len(fields):
+        duplicated = sorted({name for name in fields if fields.count(name) > 1})
+        raise DatasetError(f"{files[0]}, line 1: duplicate column names {duplicated}; give every column its own name")
+    for other in files[1:]:
+        if next(csv.reader([_first_line(other)]), []) != fields:
+            raise DatasetError(
+                f"{other}, line 1: header differs from {files[0]}'s; all files of a dataset need the same header"
+            )
+    return fields
+
+
+def _newlines_before(handle: io.BufferedReader, position: int) -> int:
+    handle.seek(0)
+    count, left = 0, position
+    while left > 0:
+        chunk = handle.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count
+
+
+def _lines(split: Split) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number in the file, raw line without terminator) of a split's lines."""
+    begin, end = line_range(split)
+    with open(split.path, "rb") as handle:
+        line_number = _newlines_before(handle, begin) + 1
+        handle.seek(begin)
+        position = begin
+        while position < end:
+            raw = handle.readline()
+            if not raw:
+                break
+            position += len(raw)
+            yield line_number, raw.rstrip(b"\r\n")
+            line_number += 1
+
+
+def _locate_lines(split: Split, texts: list[str]) -> list[int]:
+    """Line numbers (in the file) of the given row texts, matched in order."""
+    found, wanted = [], list(texts)
+    for line_number, raw in _lines(split):
+        if not wanted:
+            break
+        if raw.decode("utf-8", "replace") == wanted[0]:
+            found.append(line_number)
+            wanted.pop(0)
+    return found
+
+
+def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows: int) -> Iterator[Batch]:
+    begin, end = line_range(split)
+    if end <= begin:
+        return
+    skip_header = header and begin == 0
+    ragged: list[str] = []
+    count = [0]
+
+    def invalid_row(row) -> str:
+        count[0] += 1
+        if len(ragged) < MAX_REPORTED_LINES:
+            ragged.append(row.text)
+        return "skip"
+
+    width = max(1, len(",".join(names)))
+    reader = pacsv.open_csv(
+        _RangeFile(split.path, begin, end),
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=1 if skip_header else 0, block_size=max(1 << 16, batch_rows * width)
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: _DICTIONARY_TEXT for name in names},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    try:
+        for record_batch in reader:
+            yield list(record_batch.columns)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise DatasetError(f"{split.path}: cannot parse as CSV near byte {begin}: {error}") from None
+    if count[0]:
+        lines = _locate_lines(split, ragged)
+        where = f"lines {', '.join(map(str, lines))}" if lines else f"rows such as {ragged[0]!r}"
+        raise DatasetError(
+            f"{split.path}: {count[0]} row(s) do not have {len(names)} fields like the "
+            f"{'header' if header else 'first line'} ({where}{', ...' if count[0] > len(lines) else ''}); "
+            "fix or remove them (quote values that contain commas)"
+        )
+
+
+def _json_text(value: object, path: str, line: int, key: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    raise DatasetError(
+        f"{path}, line {line}: field {key!r} holds a nested {type(value).__name__}; "
+        "JSON lines must be flat objects of strings, numbers, booleans or nulls"
+    )
+
+
+def _json_records(split: Split) -> Iterator[tuple[int, dict]]:
+    for line_number, raw in _lines(split):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            # Numbers keep their text, as the profiler reads every value as written.
+            record = json.loads(text, parse_float=str, parse_int=str)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DatasetError(f"{split.path}, line {line_number}: not valid JSON ({error})") from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{split.path}, line {line_number}: a JSON line must be an object {{...}}")
+        yield line_number, record
+
+
+def _json_names(partitions: list[list[Split]]) -> list[str]:
+    """Spark infers a JSON schema as the union of all keys, sorted by name."""
+    keys: set[str] = set()
+    for splits in partitions:
+        for split in splits:
+            for _, record in _json_records(split):
+                keys.update(record)
+    return sorted(keys)
+
+
+def _json_split_batches(split: Split, names: list[str], batch_rows: int) -> Iterator[Batch]:
+    columns: list[list[str | None]] = [[] for _ in names]
+    for line, record in _json_records(split):
+        for key, column in zip(names, columns, strict=True):
+            column.append(_json_text(record.get(key), split.path, line, key))
+        if len(columns[0]) >= batch_rows:
+            yield [pa.array(column, type=_TEXT) for column in columns]
+            columns = [[] for _ in names]
+    if columns and columns[0]:
+        yield [pa.array(column, type=_TEXT) for column in columns]
+
+
+def _plan(path: str, fmt: str, parallelism: int) -> list[list[Split]]:
+    if fmt not in ("csv", "jsonl"):
+        raise DatasetError(f"unknown dataset format {fmt!r}; use 'csv' or 'jsonl'")
+    files = list_files(path)
+    return plan_partitions([(name, os.path.getsize(name)) for name in files], parallelism)
+
+
+def _partition_readers(
+    path: str, fmt: str, header: bool, batch_rows: int, parallelism: int
+) -> tuple[list[str], list[Iterator[Batch]]]:
+    partitions = _plan(path, fmt, parallelism)
+    if fmt == "csv":
+        names = _csv_names(list_files(path), header)
+
+        def batches(splits: list[Split]) -> Iterator[Batch]:
+            for split in splits:
+                yield from _csv_split_batches(split, names, header, batch_rows)
+    else:
+        names = _json_names(partitions)
+
+        def batches(splits: list[Split]) -> Iterator[Batch]:
+            for split in splits:
+                yield from _json_split_batches(split, names, batch_rows)
+
+    if not names:
+        raise DatasetError(f"{path}: no columns found; the dataset is empty")
+    return names, [batches(splits) for splits in partitions]
+
+
+def read_partitioned(
+    path: str,
+    fmt: str = "csv",
+    header: bool = True,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> tuple[list[str], int, Iterator[tuple[int, Batch]]]:
+    """Column names, the number of partitions and `(partition, batch)` pairs, round-robin.
+
+    Each partition's batches come in its own row order; interleaving lets the profiler advance
+    all partitions together (its standard-deviation recurrence runs them in lockstep).
+    """
+    names, readers = _partition_readers(path, fmt, header, batch_rows, parallelism)
+
+    def interleaved() -> Iterator[tuple[int, Batch]]:
+        active = dict(enumerate(readers))
+        while active:
+            for index in list(active):
+                batch = next(active[index], None)
+                if batch is None:
+                    del active[index]
+                else:
+                    yield index, batch
+
+    return names, len(readers), interleaved()
+
+
+def read_dataset(
+    path: str,
+    fmt: str = "csv",
+    header: bool = True,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> tuple[list[str], Iterator[Batch]]:
+    """Column names and batches (one string array per column, null = missing), in Spark's order.
+
+    Batches stream partition after partition (see `plan_partitions`); a single file under 4 MB
+    is read top to bottom. CSV columns come dictionary-encoded (still strings). `batch_rows` is
+    approximate for CSV (pyarrow reads by bytes).
+    """
+    names, readers = _partition_readers(path, fmt, header, batch_rows, parallelism)
+    return names, (batch for reader in readers for batch in reader)
