@@ -1,0 +1,190 @@
+"""One monitoring run: captures of a window against a baseline, written as the service writes them.
+
+Output folder: `statistics.json` (of the window), `constraints.json` (suggested from the window),
+`constraint_violations.json` (always written, `{"violations" : [ ]}` when clean, so readers never
+have to tell "no violations" from "no report"), and optionally the exit message file and the
+CloudWatch metrics file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from analyzer import metrics
+from analyzer.captures import CaptureReader, CaptureSummary, Issue, Window, load_preprocessor
+from analyzer.checks import BaselineError, evaluate
+from analyzer.jsonfmt import dumps
+from analyzer.profile import Profiler
+from analyzer.suggest import suggest_constraints
+from analyzer.violations import Violation, to_document
+
+log = logging.getLogger(__name__)
+
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+VIOLATIONS_FILE = "constraint_violations.json"
+
+
+class NoDataError(RuntimeError):
+    """The window held no usable record: the service fails the job ("Job inputs had no data")."""
+
+
+@dataclass(frozen=True)
+class MonitoringResult:
+    status: str  # "Completed" or "CompletedWithViolations"
+    message: str  # the exit message, e.g. "Completed: Job completed successfully with no violations."
+    violations: list[Violation]
+    item_count: int  # rows analysed
+    summary: CaptureSummary
+    output_dir: str
+    metrics_file: str | None = None
+    drift: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def bad_records(self) -> int:
+        return self.summary.bad_records
+
+    @property
+    def issues(self) -> list[Issue]:
+        return self.summary.issues
+
+
+def exit_message(violation_count: int) -> tuple[str, str]:
+    if violation_count == 0:
+        return "Completed", "Completed: Job completed successfully with no violations."
+    return (
+        "CompletedWithViolations",
+        f"CompletedWithViolations: Job completed successfully with {violation_count} violations.",
+    )
+
+
+def load_document(path: str, what: str) -> dict:
+    """A baseline JSON file, or BaselineError naming the file and what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as exc:
+        raise BaselineError(
+            f"cannot read the baseline {what} {path}: {exc.strerror}; pass the {what} file written by "
+            "suggest-baseline"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"baseline {what} {path} is not valid JSON ({exc}); regenerate or fix it") from None
+    if not isinstance(document, dict) or not isinstance(document.get("features"), list):
+        raise BaselineError(f"baseline {what} {path} has no 'features' list; is it a {what}.json file?")
+    return document
+
+
+def baseline_names(statistics: dict, path: str) -> list[str]:
+    names = []
+    for index, feature in enumerate(statistics["features"]):
+        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+            raise BaselineError(f"baseline statistics {path}: features[{index}] has no 'name'")
+        names.append(feature["name"])
+    if not names:
+        raise BaselineError(f"baseline statistics {path} lists no features")
+    return names
+
+
+def _no_data(captures: str, window: Window, summary: CaptureSummary) -> NoDataError:
+    found = (
+        f"{summary.files} files, {summary.records} records, {summary.in_window} in the window, "
+        f"{summary.bad_records} unusable, {summary.dropped} dropped by the preprocessor"
+    )
+    hint = f"; first problem: {summary.issues[0]}" if summary.issues else ""
+    return NoDataError(
+        f"Job inputs had no data: no capture rows under {captures} for {window.describe()} ({found}){hint}. "
+        "Check the window and that the endpoint received traffic with data capture enabled."
+    )
+
+
+def _write(path: str, document: dict) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(dumps(document))
+
+
+def run_monitoring(
+    captures: str,
+    statistics: str,
+    constraints: str,
+    output_dir: str,
+    start: str | None = None,
+    end: str | None = None,
+    preprocessor: str | Callable | None = None,
+    publish_metrics: bool = False,
+    metrics_dir: str | None = None,
+    endpoint_name: str | None = None,
+    schedule_name: str | None = None,
+    message_file: str | None = None,
+    categorical_drift_method: str | None = None,
+) -> MonitoringResult:
+    """Profile the captures of [start, end) and check them against the baseline files.
+
+    Raises BaselineError (baseline files), NoDataError (nothing to analyse), CaptureSourceError
+    (captures cannot be listed), PreprocessorError (script cannot be loaded) or WindowError.
+    """
+    window = Window.parse(start, end)
+    baseline_statistics = load_document(statistics, "statistics")
+    baseline_constraints = load_document(constraints, "constraints")
+    names = baseline_names(baseline_statistics, statistics)
+    handler = load_preprocessor(preprocessor) if isinstance(preprocessor, str) else preprocessor
+
+    reader = CaptureReader(captures, len(names), window, handler)
+    profiler = Profiler(names)
+    for batch in reader.batches():
+        profiler.update(batch)
+        log.info("read %d files, %d rows so far", reader.summary.files, reader.summary.rows)
+    summary = reader.summary
+    for issue in summary.issues:
+        log.warning("skipped: %s", issue)
+    unlisted = summary.bad_records + summary.unreadable_files - len(summary.issues)
+    if unlisted > 0:
+        log.warning("%d further problems not listed", unlisted)
+    if summary.rows == 0:
+        raise _no_data(captures, window, summary)
+
+    profile = profiler.result()
+    outcome = evaluate(
+        baseline_statistics,
+        baseline_constraints,
+        profile.statistics,
+        profile.type_counts,
+        profile.value_counts,
+        summary.field_counts,
+        categorical_drift_method,
+    )
+    os.makedirs(output_dir, exist_ok=True)
+    _write(os.path.join(output_dir, STATISTICS_FILE), profile.statistics)
+    _write(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(profile.statistics))
+    _write(os.path.join(output_dir, VIOLATIONS_FILE), to_document(outcome.violations))
+
+    metrics_file = None
+    emit_enabled = outcome.emit_metrics and any(outcome.emit_metrics.values())
+    if publish_metrics and emit_enabled:
+        timestamp = window.end or datetime.now(UTC)
+        data = metrics.metric_data(
+            profile.statistics, outcome.drift, outcome.emit_metrics, timestamp, endpoint_name, schedule_name
+        )
+        metrics_file = metrics.write_metric_file(metrics_dir or os.path.join(output_dir, "metrics"), data)
+
+    status, message = exit_message(len(outcome.violations))
+    if message_file:
+        os.makedirs(os.path.dirname(os.path.abspath(message_file)), exist_ok=True)
+        with open(message_file, "w", encoding="utf-8") as handle:
+            handle.write(message)
+    log.info("%s (%d rows, %d unusable records)", message, summary.rows, summary.bad_records)
+    return MonitoringResult(
+        status=status,
+        message=message,
+        violations=outcome.violations,
+        item_count=summary.rows,
+        summary=summary,
+        output_dir=output_dir,
+        metrics_file=metrics_file,
+        drift=outcome.drift,
+    )
