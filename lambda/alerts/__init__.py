@@ -1,0 +1,1 @@
+"""Violation alerts Lambda: `handler` (AWS shell), `events` (event parsing), `summary` (pure messages)."""

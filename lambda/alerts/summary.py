@@ -1,0 +1,275 @@
+"""Turn a monitoring run into one alert: an SNS subject, a plain-text body and message attributes.
+
+Pure functions over the violations document (`analyzer.violations`) and the run (`alerts.events`):
+no AWS calls, so every message is unit-tested. A report may hold thousands of violations; the body
+lists the worst few of each kind, counts the rest and links the full report, so a message stays far
+below SNS's 256 KB limit (a final byte budget guards anything unforeseen).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from alerts.events import STATE_MACHINE, Run, s3_console_url, split_s3_uri
+from analyzer.violations import Violation, check_order
+
+SUBJECT_LIMIT = 99  # SNS: under 100 printable ASCII characters
+BODY_BYTE_BUDGET = 200_000  # SNS allows 262,144 bytes for body plus attributes
+MAX_LISTED = 20  # violations listed per kind; the rest are counted and left to the report
+MAX_DESCRIPTION = 400  # characters of one listed description
+MAX_LINE = 5_000  # characters of any line (feature names come from user data)
+
+CRITICAL, HIGH, MEDIUM = "critical", "high", "medium"
+# Worst first: how directly a check says the model now scores inputs unlike its training data.
+# Drift ranks above data type because the workshop's label column (`Churn`) receives the model's
+# probability and so fails the data type check on every run (contract, section 6).
+WORST_FIRST = ("missing_column_check", "baseline_drift_check", "data_type_check",
+               "completeness_check", "categorical_values_check", "extra_column_check")
+_HIGH_CHECKS = frozenset(WORST_FIRST[:3])
+_SHORT_NAMES = {"baseline_drift_check": "drift", "data_type_check": "data type",
+                "completeness_check": "completeness", "categorical_values_check": "new categories",
+                "missing_column_check": "missing columns", "extra_column_check": "extra columns"}
+_ADVICE = {
+    "baseline_drift_check": "Drift: compare this window's statistics.json (same folder) with the baseline's; "
+                            "if the shift is real and lasting, retrain and re-baseline.",
+    "data_type_check": "Data type: a client sends values of another type, or shifted columns; check the "
+                       "request format against the baseline's feature order.",
+    "completeness_check": "Completeness: clients send empty values; find the client or upstream job that "
+                          "drops them.",
+    "categorical_values_check": "New categories: values outside the baseline's domain; extend the baseline "
+                                "if they are legitimate.",
+    "missing_column_check": "Missing columns: requests carry fewer fields than the baseline; a client is "
+                            "on an old or wrong schema.",
+    "extra_column_check": "Extra columns: requests carry more fields than the baseline.",
+}
+
+_NUMBER = r"(-?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|NaN|Infinity))"
+_DATA_TYPE = re.compile(rf"Expected data type: (?P<type>\w+), Expected match: {_NUMBER}%\. "
+                        rf"Observed: Only {_NUMBER}% of data is")
+_COMPLETENESS = re.compile(rf"Expected: {_NUMBER}%\. Observed: Only {_NUMBER}%")
+_DRIFT = re.compile(rf"distance: {_NUMBER} (?P<relation>exceeds|is below) threshold: {_NUMBER}")
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    body: str
+    severity: str
+    endpoint: str
+    schedule: str
+    violation_count: int
+
+    def message_attributes(self) -> dict:
+        """SNS message attributes, for subscription filter policies (violation_count is a Number)."""
+        text = {"severity": self.severity, "endpoint": self.endpoint, "schedule": self.schedule}
+        attributes = {name: {"DataType": "String", "StringValue": value or "-"}
+                      for name, value in text.items()}
+        attributes["violation_count"] = {"DataType": "Number", "StringValue": str(self.violation_count)}
+        return attributes
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """One violation with the numbers its description states (None when the wording is not recognised)."""
+
+    violation: Violation
+    observed: float | None = None
+    expected: float | None = None
+    distance: float | None = None
+    threshold: float | None = None
+    relation: str = ""
+    data_type: str = ""
+
+    @property
+    def feature(self) -> str:
+        return self.violation.feature_name
+
+    def line(self) -> str:
+        check = self.violation.constraint_check_type
+        if check == "baseline_drift_check" and self.distance is not None:
+            comparison = ">" if self.relation == "exceeds" else "< (p-value)"
+            return f"{self.feature}: {self.distance:.4g} {comparison} threshold {self.threshold:g}"
+        if check == "data_type_check" and self.observed is not None:
+            return (f"{self.feature}: only {self.observed:.6g}% of values are {self.data_type} "
+                    f"(required {self.expected:g}%)")
+        if check == "completeness_check" and self.observed is not None:
+            return (f"{self.feature}: only {self.observed:.6g}% of values present "
+                    f"(required {self.expected:g}%)")
+        return f"{self.feature}: {_clip(self.violation.description, MAX_DESCRIPTION)}"
+
+    def short(self) -> str:
+        """The finding in a few words, for the subject."""
+        if self.distance is not None:
+            return f"{self.feature} {self.distance:.3g} vs {self.threshold:g}"
+        if self.observed is not None:
+            kind = self.data_type or "present"
+            return f"{self.feature} {self.observed:.3g}% {kind}"
+        return self.feature
+
+
+def _finding(violation: Violation) -> _Finding:
+    text = violation.description
+    check = violation.constraint_check_type
+    if check == "baseline_drift_check" and (match := _DRIFT.search(text)):
+        return _Finding(violation, distance=float(match[1]), relation=match["relation"],
+                        threshold=float(match[3]))
+    if check == "data_type_check" and (match := _DATA_TYPE.search(text)):
+        return _Finding(violation, data_type=match["type"], expected=float(match[2]),
+                        observed=float(match[3]))
+    if check == "completeness_check" and (match := _COMPLETENESS.search(text)):
+        return _Finding(violation, expected=float(match[1]), observed=float(match[2]))
+    return _Finding(violation)
+
+
+def _worst_first_key(finding: _Finding) -> tuple:
+    """Within a check: largest drift distance (smallest p-value), lowest observed share; else file order."""
+    if finding.distance is not None:
+        return (0, -finding.distance) if finding.relation == "exceeds" else (1, finding.distance)
+    if finding.observed is not None:
+        return (0, finding.observed)
+    return (2, 0.0)
+
+
+def _check_rank(check: str) -> int:
+    return WORST_FIRST.index(check) if check in WORST_FIRST else len(WORST_FIRST)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _subject(text: str) -> str:
+    """SNS subjects must be printable ASCII, one line, under 100 characters."""
+    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return _clip(ascii_text, SUBJECT_LIMIT)
+
+
+def _fit(lines: list[str]) -> str:
+    """Join lines, cutting at a line boundary if the text would exceed the byte budget."""
+    body, size = [], 0
+    note = "[message shortened to stay within SNS's size limit: see the full report]"
+    for line in lines:
+        size += len(line.encode()) + 1
+        if size > BODY_BYTE_BUDGET - len(note) - 1:
+            body.append(note)
+            break
+        body.append(_clip(line, MAX_LINE))
+    return "\n".join(body)
+
+
+def _run_lines(run: Run) -> list[str]:
+    lines = [f"Endpoint: {run.endpoint}    Schedule: {run.schedule}",
+             f"Run: {run.run_id} ({run.status})"]
+    if run.window:
+        lines.append(f"Analysed window: {run.window}")
+    return lines
+
+
+def _report_lines(run: Run) -> list[str]:
+    if not run.report_uri:
+        return []
+    folder = run.report_uri.rsplit("/", 1)[0]
+    return [
+        f"Full report: {run.report_uri}",
+        f"Open in the S3 console: {s3_console_url(run.report_uri, run.region)}",
+        f"Window statistics and suggested constraints: {folder}/statistics.json, {folder}/constraints.json",
+    ]
+
+
+def _section(title: str, findings: list[_Finding], max_listed: int) -> list[str]:
+    lines = ["", title]
+    lines += [f"  {finding.line()}" for finding in findings[:max_listed]]
+    if len(findings) > max_listed:
+        lines.append(f"  ... and {len(findings) - max_listed:,} more: see the full report")
+    return lines
+
+
+def violations_alert(run: Run, violations: list[Violation], max_listed: int = MAX_LISTED) -> Alert | None:
+    """The alert for a run's violations; None when there are none (nothing to alert)."""
+    if not violations:
+        return None
+    by_check: dict[str, list[_Finding]] = {}
+    for violation in violations:
+        by_check.setdefault(violation.constraint_check_type, []).append(_finding(violation))
+    for findings in by_check.values():
+        findings.sort(key=_worst_first_key)
+    checks = sorted(by_check, key=lambda c: (_check_rank(c), c))
+    worst = by_check[checks[0]][0]
+    worst_check = checks[0]
+    count = len(violations)
+    noun = "violation" if count == 1 else "violations"
+
+    # Counts in the service's check order (unknown checks last, in report order).
+    listed_checks = list(dict.fromkeys(v.constraint_check_type for v in sorted(violations, key=check_order)))
+    lines = [f"Model monitoring found {count:,} {noun} for endpoint {run.endpoint}.", *_run_lines(run), "",
+             "Violations per check:"]
+    lines += [f"  {check}: {len(by_check[check]):,}" for check in listed_checks[:max_listed]]
+    if len(listed_checks) > max_listed:
+        lines.append(f"  ... and {len(listed_checks) - max_listed:,} more check types: see the full report")
+
+    titles = {
+        "baseline_drift_check": "Baseline drift, largest distance first (distance > threshold):",
+        "data_type_check": "Data type problems, share of values of the baseline's type:",
+        "completeness_check": "Completeness problems, share of non-empty values:",
+    }
+    for check in checks:
+        title = titles.get(check, f"{check} ({_SHORT_NAMES.get(check, 'other')}):")
+        lines += _section(title, by_check[check], max_listed)
+
+    lines += ["", *_report_lines(run), f"Processing job: {run.console_url}", "", "What to do:"]
+    lines += [f"- {_ADVICE[check]}" for check in checks if check in _ADVICE]
+
+    return Alert(
+        subject=_subject(f"{run.endpoint}: {count:,} monitoring {noun}, worst: "
+                         f"{_SHORT_NAMES.get(worst_check, worst_check)} {worst.short()}"),
+        body=_fit(lines),
+        severity=HIGH if _HIGH_CHECKS & set(by_check) else MEDIUM,
+        endpoint=run.endpoint, schedule=run.schedule, violation_count=count,
+    )
+
+
+def failure_alert(run: Run) -> Alert:
+    """A monitoring run that failed or was stopped: monitoring is blind until it runs again."""
+    what = "monitoring state machine" if run.kind == STATE_MACHINE else "monitoring run"
+    lines = [f"The {what} for endpoint {run.endpoint} ended {run.status}: no report for this window.",
+             *_run_lines(run), ""]
+    if run.failure_reason:
+        lines.append(f"Failure reason: {run.failure_reason}")
+    if run.exit_message:
+        lines.append(f"Exit message: {run.exit_message}")
+    if not (run.failure_reason or run.exit_message):
+        lines.append("The event gives no failure reason: see the job's logs.")
+    lines += ["", f"Details and logs: {run.console_url}"]
+    if run.output_uri:
+        lines.append(f"Output folder (may be empty): {run.output_uri}")
+    lines.append("")
+    if "no data" in f"{run.failure_reason} {run.exit_message}".lower():
+        lines.append("The window had no captured requests: expected if the endpoint received no traffic.")
+    lines.append("Monitoring resumes with the next scheduled run; fix the cause if it repeats.")
+    return Alert(
+        subject=_subject(f"{run.endpoint}: {what} {run.status} ({run.run_id})"),
+        body=_fit(lines), severity=CRITICAL, endpoint=run.endpoint, schedule=run.schedule, violation_count=0,
+    )
+
+
+def unreadable_alert(run: Run, problem: str, event_excerpt: object = None) -> Alert:
+    """The run's report (or the event itself) could not be read: say why and where to look."""
+    what = "report" if run.report_uri else "event"
+    lines = [f"The monitoring {what} for endpoint {run.endpoint} could not be read, so this run's "
+             "violations (if any) are unknown.", *_run_lines(run), "", f"Problem: {problem}"]
+    if run.report_uri:
+        bucket, key = split_s3_uri(run.report_uri)
+        lines += [f"Report location: {run.report_uri} (bucket {bucket}, key {key})",
+                  f"Open in the S3 console: {s3_console_url(run.report_uri, run.region)}"]
+    lines.append(f"Console: {run.console_url}")
+    if event_excerpt is not None:
+        lines += ["", "The event as received (shortened):",
+                  _clip(json.dumps(event_excerpt, default=str, sort_keys=True), 4000)]
+    lines += ["", "Check that the monitoring job wrote constraint_violations.json completely; if the job "
+                  "was interrupted, its next run writes a fresh report."]
+    return Alert(
+        subject=_subject(f"{run.endpoint}: monitoring {what} could not be read"),
+        body=_fit(lines), severity=CRITICAL, endpoint=run.endpoint, schedule=run.schedule, violation_count=0,
+    )

@@ -1,0 +1,302 @@
+"""Alerts for monitoring runs: EventBridge rules, the alerts Lambda, an encrypted SNS topic, a
+dead-letter queue for the Lambda's failures, and CloudWatch alarms on drift metrics of key features.
+
+Lambda code without Docker: the asset is bundled by `_CopyFiles`, a local bundler that copies the
+handler package (`lambda/alerts/*.py`) and the shared `analyzer/violations.py` into the asset, laid
+out like the repository (`alerts/...`, `analyzer/violations.py`) so `from analyzer.violations import`
+works unchanged in the Lambda and in the tests. `analyzer` ships as a namespace package (no
+`__init__.py`): the Lambda gets the stdlib-only module and nothing that could import numpy. The asset
+hash is computed from the bundled output, so an edit to either source changes the asset.
+
+The topic has its own key rather than the storage key: CloudWatch alarms can publish only to a topic
+whose key policy lets `cloudwatch.amazonaws.com` use it, and that grant does not belong on the key of
+the captured data. The dead-letter queue shares the topic's key.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    AssetHashType,
+    Aws,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.constructs.capture_storage import ALERT_MARKER_PREFIX, REPORTS_PREFIX
+from stacks.constructs.log_groups import log_group
+from stacks.nag import acknowledge_wildcard_resource
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HANDLER = "alerts.handler.handler"
+# Asset path -> repository file: the handler package plus the shared violations types.
+ASSET_FILES = {
+    **{f"alerts/{name}": PROJECT_ROOT / "lambda" / "alerts" / name
+       for name in ("__init__.py", "handler.py", "events.py", "summary.py")},
+    "analyzer/violations.py": PROJECT_ROOT / "analyzer" / "violations.py",
+}
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # cdk-nag L1 accepts only the newest Python runtime CDK knows
+DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+TERMINAL_JOB_STATUSES = ["Completed", "Failed", "Stopped"]
+FAILED_EXECUTION_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+ASYNC_RETRIES = 2
+
+
+@jsii.implements(ILocalBundling)
+class _CopyFiles:
+    """Bundles by copying files: the function needs only the standard library and boto3 (in the runtime)."""
+
+    def __init__(self, files: Mapping[str, Path]) -> None:
+        self._files = dict(files)
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        for target, source in self._files.items():
+            destination = Path(output_dir) / target
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+        return True
+
+
+def lambda_code(files: Mapping[str, Path] = ASSET_FILES) -> lambda_.Code:
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"Alerts Lambda sources missing: {', '.join(missing)}")
+    return lambda_.Code.from_asset(
+        str(PROJECT_ROOT / "lambda" / "alerts"),
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(
+            # Never pulled: local bundling always succeeds, so Docker is not needed.
+            image=DockerImage.from_registry("local-bundling-only"),
+            local=_CopyFiles(files),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RunAlertsProps:
+    endpoint_name: str
+    schedule_name: str
+    """The managed schedule's name, or the name the self-hosted engine passes to its jobs as
+    `sagemaker_monitoring_schedule_name`: the `MonitoringSchedule` dimension of the drift metrics."""
+    bucket_name: str
+    """The reports bucket's literal (pseudo-parameter) name, for IAM resources (see ChurnEndpointProps)."""
+    bucket_key: kms.IKey
+    """The key of the reports bucket (read reports, write markers)."""
+    log_retention_days: int
+    retain: bool
+    """Keep the key and log group on stack deletion (prod)."""
+    alert_email: str | None = None
+    drift_alarm_features: Sequence[str] = ()
+    drift_threshold: float = 0.1
+    """Alarm when a feature's `feature_baseline_drift_<name>` exceeds this (default: the
+    constraints' default comparison_threshold)."""
+    job_name_prefixes: Sequence[str] = ()
+    """Self-hosted engine: name prefixes of the processing jobs its state machine starts."""
+    monitoring_schedule_arn: str | None = None
+    """Managed engine: the schedule whose executions alert (`MonitoringScheduleArn` in the event)."""
+    state_machine_arn: str | None = None
+    """Self-hosted engine: its state machine, whose own failures (FAILED, TIMED_OUT, ABORTED) alert."""
+
+
+def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes: Sequence[str] = (),
+                      monitoring_schedule_arn: str | None = None) -> events.EventPattern:
+    """Terminal states of this stack's monitoring runs. A run is ours if its container environment names
+    this endpoint and schedule (both engines set these, contract section 2), or its job name has one of
+    the prefixes, or it belongs to the managed schedule."""
+    ours: list[dict] = [{"Environment": {"sagemaker_endpoint_name": [endpoint_name],
+                                         "sagemaker_monitoring_schedule_name": [schedule_name]}}]
+    if job_name_prefixes:
+        ours.append({"ProcessingJobName": [{"prefix": prefix} for prefix in job_name_prefixes]})
+    if monitoring_schedule_arn:
+        ours.append({"MonitoringScheduleArn": [monitoring_schedule_arn]})
+    detail: dict = {"ProcessingJobStatus": TERMINAL_JOB_STATUSES}
+    # EventBridge's $or needs two or more alternatives.
+    detail.update(ours[0] if len(ours) == 1 else {"$or": ours})
+    return events.EventPattern(source=["aws.sagemaker"],
+                               detail_type=["SageMaker Processing Job State Change"], detail=detail)
+
+
+class RunAlerts(Construct):
+    """Publishes one alert per monitoring run that needs attention, plus drift and dead-letter alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: RunAlertsProps) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if props.retain else RemovalPolicy.DESTROY
+
+        self.key = kms.Key(
+            self, "Key",
+            description=f"Encrypts the monitoring alerts topic and dead-letter queue of "
+                        f"{props.endpoint_name}",
+            enable_key_rotation=True, removal_policy=removal,
+            pending_window=Duration.days(30 if props.retain else 7),
+        )
+        # AWS's documented statement for alarms publishing to an encrypted topic.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsUseKey", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
+        ))
+
+        self.topic = sns.Topic(
+            self, "Topic", display_name=f"Model monitoring alerts ({props.endpoint_name})",
+            master_key=self.key, enforce_ssl=True,
+        )
+        # The topic policy replaces SNS's default one, so the alarms' publisher is named explicitly.
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"], resources=[self.topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
+        if props.alert_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(props.alert_email))
+        alarm_action = cloudwatch_actions.SnsAction(self.topic)
+
+        self.dead_letters = sqs.Queue(
+            self, "FailedInvocations",
+            encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key, enforce_ssl=True,
+            retention_period=Duration.days(14), removal_policy=removal,
+        )
+        Validations.of(self.dead_letters).acknowledge(Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason="This queue is itself the dead-letter store (the alerts Lambda's on-failure destination); "
+                   "its depth alarm notifies the alerts topic.",
+        ))
+
+        self.log_group = log_group(self, "Logs", props.log_retention_days, props.retain)
+
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Alerts Lambda of {props.endpoint_name}: reads reports, writes markers, "
+                        "publishes alerts",
+        )
+        marker_prefix = f"{ALERT_MARKER_PREFIX}/{props.endpoint_name}"
+        self._grant_least_privilege(props, marker_prefix)
+
+        self.function = lambda_.Function(
+            self, "Function",
+            description=f"Turns monitoring runs of {props.endpoint_name} into de-duplicated SNS alerts",
+            runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64, handler=HANDLER, code=lambda_code(),
+            role=self.role, timeout=Duration.seconds(60), memory_size=512, log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            environment={
+                "ALERT_TOPIC_ARN": self.topic.topic_arn,
+                "MARKER_BUCKET": props.bucket_name,
+                "MARKER_PREFIX": marker_prefix,
+                "ENDPOINT_NAME": props.endpoint_name,
+                "SCHEDULE_NAME": props.schedule_name,
+            },
+        )
+
+        # L1 so the role keeps exactly the queue permissions granted above (the L2 destination's
+        # grant adds wildcard KMS actions).
+        invoke_config = lambda_.CfnEventInvokeConfig(
+            self, "AsyncInvoke",
+            function_name=self.function.function_name, qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_RETRIES, maximum_event_age_in_seconds=6 * 3600,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=self.dead_letters.queue_arn)),
+        )
+        invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send to the queue
+
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self, "FailedInvocationsAlarm",
+            alarm_description=f"The alerts Lambda of {props.endpoint_name} failed after {ASYNC_RETRIES} "
+                              "retries: an alert may be lost. Read the failed event in the dead-letter "
+                              "queue and the function's logs, fix the cause, then delete or replay the "
+                              "message.",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"),
+            threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letter_alarm.add_alarm_action(alarm_action)
+
+        target = targets.LambdaFunction(self.function, retry_attempts=4, max_event_age=Duration.hours(2))
+        self.run_rule = events.Rule(
+            self, "RunStateChange", description=f"Terminal states of {props.endpoint_name}'s monitoring runs",
+            event_pattern=run_event_pattern(props.endpoint_name, props.schedule_name, props.job_name_prefixes,
+                                            props.monitoring_schedule_arn),
+            targets=[target],
+        )
+        self.state_machine_rule = None
+        if props.state_machine_arn:
+            self.state_machine_rule = events.Rule(
+                self, "StateMachineFailure",
+                description=f"Failures of {props.endpoint_name}'s self-hosted monitoring state machine",
+                event_pattern=events.EventPattern(
+                    source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
+                    detail={"status": FAILED_EXECUTION_STATUSES,
+                            "stateMachineArn": [props.state_machine_arn]}),
+                targets=[target],
+            )
+
+        self.drift_alarms = [self._drift_alarm(props, feature, alarm_action)
+                             for feature in props.drift_alarm_features]
+
+    def _grant_least_privilege(self, props: RunAlertsProps, marker_prefix: str) -> None:
+        partition = Stack.of(self).partition
+        reports = f"arn:{partition}:s3:::{props.bucket_name}/{REPORTS_PREFIX}/{props.endpoint_name}/*"
+        markers = f"arn:{partition}:s3:::{props.bucket_name}/{marker_prefix}/*"
+        statements = [
+            ("ReadReports", ["s3:GetObject"], reports),
+            ("WriteAlertMarkers", ["s3:PutObject", "s3:DeleteObject"], markers),
+            ("UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], props.bucket_key.key_arn),
+            ("PublishAlerts", ["sns:Publish"], self.topic.topic_arn),
+            ("SendFailedEvents", ["sqs:SendMessage"], self.dead_letters.queue_arn),
+            ("UseAlertsKey", ["kms:Decrypt", "kms:GenerateDataKey"], self.key.key_arn),
+            ("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], self.log_group.log_group_arn),
+        ]
+        for sid, actions, resource in statements:
+            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=[resource]))
+        for resource, reason in (
+            (reports, "Reports have generated keys (<schedule>/yyyy/mm/dd/HH/); read-only, this "
+                      "endpoint's only."),
+            (markers, "One marker per run and status, named by the run; write/delete under this endpoint's "
+                      "alert-markers/ prefix only."),
+        ):
+            acknowledge_wildcard_resource(self.role, resource, reason)
+
+    def _drift_alarm(self, props: RunAlertsProps, feature: str,
+                     action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
+        metric = cloudwatch.Metric(
+            namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{feature}",
+            dimensions_map={"Endpoint": props.endpoint_name, "MonitoringSchedule": props.schedule_name},
+            statistic="Maximum", period=Duration.hours(1),
+        )
+        alarm = cloudwatch.Alarm(
+            self, f"Drift{re.sub(r'[^A-Za-z0-9]', '', feature.title())}",
+            alarm_description=f"Baseline drift of '{feature}' on {props.endpoint_name} exceeds "
+                              f"{props.drift_threshold}: see the run's alert and constraint_violations.json.",
+            metric=metric, threshold=props.drift_threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm

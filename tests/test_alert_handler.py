@@ -1,0 +1,308 @@
+"""End to end with moto: report in S3 -> handler(EventBridge event) -> SNS topic -> subscribed SQS queue."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
+
+from alerts import events, handler  # noqa: E402
+
+REGION = "us-east-1"
+BUCKET = "bucket"
+SCHEDULE = "churn-dev-hourly"
+FOLDER = f"s3://{BUCKET}/reports/churn-dev/{SCHEDULE}/2026/11/25/14/"
+REPORT_KEY = f"reports/churn-dev/{SCHEDULE}/2026/11/25/14/constraint_violations.json"
+JOB = "model-monitoring-202611251400-7c3f0e9a1b2d4e6f8a9b0c1d"
+
+DATA_TYPE = ("Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
+             "Observed: Only 0.0% of data is Integral.")
+COMPLETENESS = ("Data completeness requirement is not met. Expected: 100.0%. "
+                "Observed: Only 96.66666666666667%.")
+REPORT = f"""{{
+  "violations" : [ {{
+    "feature_name" : "Churn",
+    "constraint_check_type" : "data_type_check",
+    "description" : "{DATA_TYPE}"
+  }}, {{
+    "feature_name" : "Intl Calls",
+    "constraint_check_type" : "completeness_check",
+    "description" : "{COMPLETENESS}"
+  }}, {{
+    "feature_name" : "Day Mins",
+    "constraint_check_type" : "baseline_drift_check",
+    "description" : "Baseline drift distance: 0.3517094017094017 exceeds threshold: 0.1"
+  }} ]
+}}"""
+
+# What EventBridge delivers for a Model Monitor run (detail = DescribeProcessingJob; times in epoch ms).
+EVENT = {
+    "version": "0",
+    "id": "4f6b2c1e-9d3a-4e8b-a7c5-0b1d2e3f4a5b",
+    "detail-type": "SageMaker Processing Job State Change",
+    "source": "aws.sagemaker",
+    "account": "123456789012",
+    "time": "2026-11-25T14:12:31Z",
+    "region": REGION,
+    "resources": [f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/{JOB}"],
+    "detail": {
+        "ProcessingInputs": [
+            {"InputName": "input_1", "AppManaged": False,
+             "S3Input": {"S3Uri": f"s3://{BUCKET}/datacapture/churn-dev/AllTraffic/2026/11/25/13",
+                         "LocalPath": "/opt/ml/processing/input/endpoint/churn-dev/AllTraffic/2026/11/25/13",
+                         "S3DataType": "S3Prefix", "S3InputMode": "File",
+                         "S3DataDistributionType": "FullyReplicated"}},
+            {"InputName": "baseline", "AppManaged": False,
+             "S3Input": {"S3Uri": f"s3://{BUCKET}/baselines/churn-dev/statistics.json",
+                         "LocalPath": "/opt/ml/processing/baseline/stats", "S3DataType": "S3Prefix",
+                         "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}},
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [{"OutputName": "result", "AppManaged": False,
+                         "S3Output": {"S3Uri": FOLDER.rstrip("/"), "LocalPath": "/opt/ml/processing/output",
+                                      "S3UploadMode": "EndOfJob"}}],
+            "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        },
+        "ProcessingJobName": JOB,
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                                  "VolumeSizeInGB": 20}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "AppSpecification": {
+            "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"},
+        "Environment": {
+            "dataset_format":
+                '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}',
+            "dataset_source": "/opt/ml/processing/input/endpoint",
+            "output_path": "/opt/ml/processing/output",
+            "publish_cloudwatch_metrics": "Enabled",
+            "sagemaker_endpoint_name": "churn-dev",
+            "sagemaker_monitoring_schedule_name": SCHEDULE,
+            "start_time": "2026-11-25T13:00:00Z",
+            "end_time": "2026-11-25T14:00:00Z",
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/churn-dev-monitoring",
+        "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/{JOB}",
+        "ProcessingJobStatus": "Completed",
+        "ExitMessage": "CompletedWithViolations: Job completed successfully with 3 violations.",
+        "ProcessingEndTime": 1764080130000,
+        "ProcessingStartTime": 1764079920000,
+        "LastModifiedTime": 1764080131000,
+        "CreationTime": 1764079801000,
+        "MonitoringScheduleArn": f"arn:aws:sagemaker:{REGION}:123456789012:monitoring-schedule/{SCHEDULE}",
+        "Tags": [],
+    },
+}
+
+
+def event_with(**detail_changes) -> dict:
+    event = copy.deepcopy(EVENT)
+    event["detail"].update(detail_changes)
+    return event
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """A bucket, the alerts topic and a queue subscribed to it; yields a function draining the queue."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("MARKER_BUCKET", "MARKER_PREFIX", "ENDPOINT_NAME", "SCHEDULE_NAME", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic_arn = sns.create_topic(Name="churn-dev-alerts")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
+        monkeypatch.setenv("MARKER_PREFIX", "alert-markers/churn-dev")
+
+        def received() -> list[dict]:
+            """SNS envelopes delivered to the queue since the last call."""
+            messages = []
+            while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+                messages += [json.loads(m["Body"]) for m in batch]
+                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+            return messages
+
+        yield s3, received
+
+
+def attributes(envelope: dict) -> dict:
+    return {name: (a["Type"], a["Value"]) for name, a in envelope["MessageAttributes"].items()}
+
+
+def test_violations_reach_the_subscribed_queue_once(aws):
+    s3, received = aws
+    s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=REPORT.encode())
+
+    handler.handler(EVENT, None)
+    (message,) = received()
+
+    assert message["Subject"] == "churn-dev: 3 monitoring violations, worst: drift Day Mins 0.352 vs 0.1"
+    body = message["Message"]
+    assert "Day Mins: 0.3517 > threshold 0.1" in body
+    assert "Churn: only 0% of values are Integral (required 100%)" in body
+    assert "Intl Calls: only 96.6667% of values present (required 100%)" in body
+    assert f"Full report: {FOLDER}constraint_violations.json" in body
+    assert "Analysed window: 2026-11-25T13:00:00Z to 2026-11-25T14:00:00Z" in body
+    assert ("https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1"
+            f"#/processing-jobs/{JOB}") in body
+    assert attributes(message) == {"severity": ("String", "high"), "endpoint": ("String", "churn-dev"),
+                                   "schedule": ("String", SCHEDULE), "violation_count": ("Number", "3")}
+    marker = f"alert-markers/churn-dev/processing-job/{JOB}/Completed"
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=marker)["Body"].read())["event_id"] == EVENT["id"]
+
+
+def test_the_same_event_twice_gives_one_message(aws):
+    s3, received = aws
+    s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=REPORT.encode())
+    handler.handler(EVENT, None)
+    redelivered = copy.deepcopy(EVENT)
+    redelivered["id"] = "a-second-delivery-has-its-own-id"
+    handler.handler(EVENT, None)
+    handler.handler(redelivered, None)
+    assert len(received()) == 1
+
+
+def test_a_failed_publish_releases_the_marker_so_the_retry_alerts(aws, monkeypatch):
+    s3, received = aws
+    s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=REPORT.encode())
+    working_topic = handler.os.environ["ALERT_TOPIC_ARN"]
+    monkeypatch.setenv("ALERT_TOPIC_ARN", working_topic + "-deleted")
+    with pytest.raises(Exception, match="(?i)not ?found|does not exist"):
+        handler.handler(EVENT, None)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="alert-markers/")
+
+    monkeypatch.setenv("ALERT_TOPIC_ARN", working_topic)
+    handler.handler(EVENT, None)  # Lambda's asynchronous retry
+    handler.handler(EVENT, None)
+    assert len(received()) == 1
+
+
+@pytest.mark.parametrize("status,changes,expected", [
+    ("Failed", {"FailureReason": "AlgorithmError: Job inputs had no data", "ExitMessage": None},
+     "Failure reason: AlgorithmError: Job inputs had no data"),
+    ("Stopped", {"ExitMessage": "Stopped: the job was stopped by churn-dev-operator"},
+     "Exit message: Stopped: the job was stopped by churn-dev-operator"),
+])
+def test_a_failed_or_stopped_run_alerts_with_its_reason(aws, status, changes, expected):
+    _, received = aws
+    handler.handler(event_with(ProcessingJobStatus=status, **changes), None)
+    (message,) = received()
+    assert message["Subject"] == f"churn-dev: monitoring run {status} ({JOB})"
+    assert expected in message["Message"]
+    assert attributes(message)["severity"] == ("String", "critical")
+    assert attributes(message)["violation_count"] == ("Number", "0")
+
+
+@pytest.mark.parametrize("report,problem", [
+    (REPORT[: len(REPORT) // 2], "not valid JSON (line"),
+    ('{"violations": "none"}', "expected an object with a 'violations' list"),
+    (b"\xff\xfe garbage", "is not UTF-8 text"),
+    (None, "does not exist"),
+])
+def test_an_unreadable_report_gives_the_could_not_read_alert(aws, report, problem, caplog):
+    s3, received = aws
+    if report is not None:
+        body = report if isinstance(report, bytes) else report.encode()
+        s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=body)
+
+    handler.handler(EVENT, None)
+
+    (message,) = received()
+    assert message["Subject"] == "churn-dev: monitoring report could not be read"
+    assert problem in message["Message"]
+    assert f"Report location: {FOLDER}constraint_violations.json" in message["Message"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("Cannot read the report" in message and problem in message for message in errors)
+
+
+def test_completed_without_violations_sends_nothing(aws):
+    s3, received = aws
+    handler.handler(event_with(ExitMessage="Completed: Job completed successfully with no violations."), None)
+    # Without an exit message the report decides: an empty list is not an alert either.
+    s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=b'{ "violations" : [ ] }')
+    handler.handler(event_with(ExitMessage=None), None)
+    # A non-terminal state that slipped past the rule is not a run outcome.
+    handler.handler(event_with(ProcessingJobStatus="InProgress", ExitMessage=None), None)
+    assert received() == []
+
+
+@pytest.mark.parametrize("event", [
+    {"detail-type": "SageMaker Processing Job State Change", "id": "e-1", "detail": "not an object"},
+    {"detail-type": "SageMaker Processing Job State Change", "id": "e-2",
+     "detail": {"ProcessingJobStatus": "Failed"}},
+    {"detail-type": "Something Else", "id": "e-3", "detail": {}},
+    ["not", "an", "event"],
+])
+def test_an_unexpected_event_shape_alerts_instead_of_crashing(aws, monkeypatch, event, caplog):
+    _, received = aws
+    monkeypatch.setenv("MARKER_BUCKET", BUCKET)
+    monkeypatch.setenv("ENDPOINT_NAME", "churn-dev")
+    handler.handler(event, None)
+    handler.handler(event, None)
+    (message,) = received()
+    assert message["Subject"].startswith("churn-dev: monitoring event could not be read")
+    assert "The event as received" in message["Message"]
+    assert any(r.levelname == "ERROR" and "Unexpected event" in r.getMessage() for r in caplog.records)
+
+
+def test_state_machine_failure_alerts(aws, monkeypatch):
+    _, received = aws
+    monkeypatch.setenv("MARKER_BUCKET", BUCKET)
+    monkeypatch.setenv("ENDPOINT_NAME", "churn-dev")
+    monkeypatch.setenv("SCHEDULE_NAME", SCHEDULE)
+    arn = f"arn:aws:states:{REGION}:123456789012:execution:churn-dev-monitoring:run-2026-11-25T14-00"
+    event = {"version": "0", "id": "sfn-1", "detail-type": "Step Functions Execution Status Change",
+             "source": "aws.states", "account": "123456789012", "time": "2026-11-25T14:20:00Z",
+             "region": REGION,
+             "resources": [arn],
+             "detail": {"executionArn": arn, "name": "run-2026-11-25T14-00", "status": "TIMED_OUT",
+                        "stateMachineArn": arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+                        "startDate": 1764079200000, "stopDate": 1764082800000, "input": "{}", "output": None,
+                        "error": "States.Timeout", "cause": "The execution exceeded its 3600 s timeout"}}
+    handler.handler(event, None)
+    handler.handler(event, None)
+    (message,) = received()
+    assert message["Subject"] == "churn-dev: monitoring state machine TIMED_OUT (run-2026-11-25T14-00)"
+    assert "Failure reason: States.Timeout: The execution exceeded its 3600 s timeout" in message["Message"]
+    assert attributes(message)["schedule"] == ("String", SCHEDULE)
+
+
+def test_missing_topic_configuration_is_named():
+    with pytest.raises(handler.ConfigurationError, match="ALERT_TOPIC_ARN is not set"):
+        handler.Settings.from_environment({})
+
+
+def test_names_come_from_the_report_path_when_the_event_lacks_them():
+    detail = copy.deepcopy(EVENT["detail"])
+    del detail["Environment"], detail["MonitoringScheduleArn"]
+    detail["ProcessingOutputConfig"]["Outputs"].insert(0, {
+        "OutputName": "logs",
+        "S3Output": {"S3Uri": f"s3://{BUCKET}/logs/x", "LocalPath": "/opt/ml/processing/logs"}})
+    run = events.parse_event({**EVENT, "detail": detail}, events.Defaults())
+    assert (run.endpoint, run.schedule) == ("churn-dev", SCHEDULE)
+    assert run.report_uri == f"{FOLDER}constraint_violations.json"
+    assert run.window == ""
+
+
+def test_schedule_arn_names_the_schedule_when_the_path_does_not():
+    detail = copy.deepcopy(EVENT["detail"])
+    del detail["Environment"]
+    detail["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = f"s3://{BUCKET}/adhoc/output"
+    run = events.parse_event({**EVENT, "detail": detail}, events.Defaults(endpoint="fallback-endpoint"))
+    assert (run.endpoint, run.schedule) == ("fallback-endpoint", SCHEDULE)
+    assert run.report_uri == f"s3://{BUCKET}/adhoc/output/constraint_violations.json"

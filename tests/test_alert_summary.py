@@ -1,0 +1,265 @@
+"""The alert summary is a pure function of the violations document and the run: tested without AWS."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
+
+from alerts import events, summary  # noqa: E402
+
+from analyzer import checks, jsonfmt  # noqa: E402
+from analyzer.violations import Violation, parse_violations, to_document  # noqa: E402
+
+SNS_LIMIT_BYTES = 262_144
+FOLDER = "s3://bucket/reports/churn-dev/churn-dev-hourly/2026/11/25/14/"
+
+# Same shape and wording as the real service's file (contract, section 5), our own values.
+DATA_TYPE_97 = ("Data type match requirement is not met. Expected data type: Integral, "
+                "Expected match: 100.0%. Observed: Only 97.5% of data is Integral.")
+REAL_SHAPED_REPORT = f"""{{
+  "violations" : [ {{
+    "feature_name" : "Account Length",
+    "constraint_check_type" : "data_type_check",
+    "description" : "{DATA_TYPE_97}"
+  }}, {{
+    "feature_name" : "VMail Message",
+    "constraint_check_type" : "completeness_check",
+    "description" : "Data completeness requirement is not met. Expected: 100.0%. Observed: Only 88.25%."
+  }}, {{
+    "feature_name" : "Day Mins",
+    "constraint_check_type" : "baseline_drift_check",
+    "description" : "Baseline drift distance: 0.4173522013888889 exceeds threshold: 0.1"
+  }} ]
+}}"""
+
+
+def make_run(**changes) -> events.Run:
+    values = dict(kind=events.PROCESSING_JOB, run_id="model-monitoring-202611251400-0a1b2c3d",
+                  status="Completed", endpoint="churn-dev", schedule="churn-dev-hourly", region="eu-west-1",
+                  console_url="https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1"
+                              "#/processing-jobs/x",
+                  exit_message="CompletedWithViolations: Job completed successfully with 3 violations.",
+                  output_uri=FOLDER)
+    values.update(changes)
+    return events.Run(**values)
+
+
+def drift(feature: str, distance: float, threshold: float = 0.1) -> Violation:
+    return Violation(feature, "baseline_drift_check",
+                     f"Baseline drift distance: {distance!r} exceeds threshold: {threshold!r}")
+
+
+def message_bytes(alert: summary.Alert) -> int:
+    """What SNS counts against its limit: the body plus each attribute's name, type and value."""
+    attributes = alert.message_attributes()
+    return len(alert.body.encode()) + sum(
+        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode())
+        for name, a in attributes.items())
+
+
+def lines_under(body: str, heading_start: str) -> list[str]:
+    """The indented lines of the section whose heading starts with `heading_start`."""
+    lines = body.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading_start))
+    section = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        section.append(line.strip())
+    return section
+
+
+def test_real_shaped_report_gives_an_actionable_alert():
+    alert = summary.violations_alert(make_run(), parse_violations(REAL_SHAPED_REPORT))
+
+    assert len(alert.subject) < 100
+    assert alert.subject.startswith("churn-dev: 3 monitoring violations")
+    assert "drift Day Mins 0.417" in alert.subject
+    assert lines_under(alert.body, "Violations per check") == [
+        "data_type_check: 1", "completeness_check: 1", "baseline_drift_check: 1"]
+    assert lines_under(alert.body, "Baseline drift") == ["Day Mins: 0.4174 > threshold 0.1"]
+    assert lines_under(alert.body, "Data type") == [
+        "Account Length: only 97.5% of values are Integral (required 100%)"]
+    assert lines_under(alert.body, "Completeness") == [
+        "VMail Message: only 88.25% of values present (required 100%)"]
+    assert f"Full report: {FOLDER}constraint_violations.json" in alert.body
+    assert ("https://eu-west-1.console.aws.amazon.com/s3/object/bucket?region=eu-west-1&prefix="
+            "reports/churn-dev/churn-dev-hourly/2026/11/25/14/constraint_violations.json") in alert.body
+    assert alert.message_attributes() == {
+        "severity": {"DataType": "String", "StringValue": "high"},
+        "endpoint": {"DataType": "String", "StringValue": "churn-dev"},
+        "schedule": {"DataType": "String", "StringValue": "churn-dev-hourly"},
+        "violation_count": {"DataType": "Number", "StringValue": "3"},
+    }
+
+
+def test_synthetic_report_sorts_drift_and_ranks_the_worst_check():
+    violations = [
+        Violation("State_CA", "categorical_values_check",
+                  'Data domain requirement is not met. Expected: 100.0% of values in the baseline domain. '
+                  'Observed: Only 99.0% (297 of 300). Unseen values: "2" (3).'),
+        Violation("Eve Mins", "data_type_check",
+                  "Data type match requirement is not met. Expected data type: Fractional, Expected match: "
+                  "100.0%. Observed: Only 12.5% of data is Fractional."),
+        Violation("Churn", "data_type_check",
+                  "Data type match requirement is not met. Expected data type: Integral, Expected match: "
+                  "100.0%. Observed: Only 0.0% of data is Integral."),
+        drift("Night Calls", 0.12),
+        drift("CustServ Calls", 0.61),
+        drift("Day Mins", 0.35),
+        Violation("Int'l Plan_yes", "baseline_drift_check",
+                  "Baseline drift distance: 0.003 is below threshold: 0.05 (ChiSquared p-value)"),
+        Violation("Intl Calls", "completeness_check",
+                  "Data completeness requirement is not met. Expected: 100.0%. Observed: Only 95.0%."),
+        Violation("_c70", "extra_column_check",
+                  "Extra columns: 4 of 300 rows have more fields than the baseline's 70 columns (up to 71); "
+                  "values after column 70 were not analyzed."),
+    ]
+    alert = summary.violations_alert(make_run(), violations)
+
+    assert "worst: drift CustServ Calls 0.61 vs 0.1" in alert.subject
+    assert lines_under(alert.body, "Baseline drift") == [
+        "CustServ Calls: 0.61 > threshold 0.1", "Day Mins: 0.35 > threshold 0.1",
+        "Night Calls: 0.12 > threshold 0.1", "Int'l Plan_yes: 0.003 < (p-value) threshold 0.05"]
+    assert lines_under(alert.body, "Data type") == [
+        "Churn: only 0% of values are Integral (required 100%)",
+        "Eve Mins: only 12.5% of values are Fractional (required 100%)"]
+    assert lines_under(alert.body, "Violations per check") == [
+        "data_type_check: 2", "completeness_check: 1", "baseline_drift_check: 4",
+        "categorical_values_check: 1", "extra_column_check: 1"]
+    # Checks without numbers keep their full description.
+    (domain_line,) = lines_under(alert.body, "categorical_values_check")
+    assert domain_line.startswith("State_CA: Data domain requirement is not met.")
+    assert domain_line.endswith('Unseen values: "2" (3).')
+    assert lines_under(alert.body, "extra_column_check")[0].startswith("_c70: Extra columns: 4 of 300 rows")
+    assert alert.message_attributes()["violation_count"]["StringValue"] == "9"
+
+
+def test_report_written_by_the_analyzer_is_summarised_with_its_numbers():
+    """The analyzer's own wording and file layout (Java doubles, Jackson print), every check type."""
+    names = ["Churn", "Account Length", "Day Mins", "State_CA"]
+    violations = [
+        Violation("Account Length", "data_type_check",
+                  checks.data_type_message("Integral", 1.0, 3869 / 3882)),
+        Violation("Day Mins", "completeness_check", checks.completeness_message(1.0, 289 / 300)),
+        Violation("Day Mins", "baseline_drift_check", checks.drift_message(0.2345678, 0.1, "LInfinity")),
+        Violation("Account Length", "baseline_drift_check", checks.drift_message(3.5e-4, 0.1, "LInfinity")),
+        Violation("State_CA", "baseline_drift_check", checks.drift_message(1.2e-5, 0.05, "ChiSquared")),
+        Violation("State_CA", "categorical_values_check",
+                  checks.domain_message(1.0, 290, 300, {"2": 7, "x": 3})),
+        *checks.column_count_violations(names, {4: 290, 3: 6, 5: 4}),
+    ]
+    report = jsonfmt.dumps(to_document(violations))
+    alert = summary.violations_alert(make_run(), parse_violations(report))
+
+    assert lines_under(alert.body, "Data type") == [
+        "Account Length: only 99.6651% of values are Integral (required 100%)"]
+    assert lines_under(alert.body, "Completeness") == [
+        "Day Mins: only 96.3333% of values present (required 100%)"]
+    assert lines_under(alert.body, "Baseline drift") == [
+        "Day Mins: 0.2346 > threshold 0.1", "Account Length: 0.00035 > threshold 0.1",
+        "State_CA: 1.2e-05 < (p-value) threshold 0.05"]
+    assert lines_under(alert.body, "Violations per check") == [
+        "data_type_check: 1", "completeness_check: 1", "baseline_drift_check: 3",
+        "categorical_values_check: 1", "missing_column_check: 1", "extra_column_check: 1"]
+    # The first column the short rows lack (index 3 of the baseline's names).
+    assert "worst: missing columns State_CA" in alert.subject
+    assert alert.message_attributes()["violation_count"]["StringValue"] == "8"
+
+
+def test_missing_columns_outrank_drift_and_unknown_checks_are_kept():
+    violations = [drift("Day Mins", 0.9),
+                  Violation("Eve Calls", "missing_column_check",
+                            "Missing columns: 10 of 300 rows have fewer fields."),
+                  Violation("Day Mins", "some_future_check", "A check this code does not know yet.")]
+    alert = summary.violations_alert(make_run(), violations)
+    assert "worst: missing columns Eve Calls" in alert.subject
+    assert lines_under(alert.body, "some_future_check") == ["Day Mins: A check this code does not know yet."]
+
+
+def test_only_minor_checks_give_medium_severity():
+    violations = [Violation("Intl Calls", "completeness_check", "Data completeness requirement is not met. "
+                                                                "Expected: 100.0%. Observed: Only 95.0%.")]
+    alert = summary.violations_alert(make_run(), violations)
+    assert alert.severity == "medium"
+    assert alert.subject == "churn-dev: 1 monitoring violation, worst: completeness Intl Calls 95% present"
+
+
+def test_unrecognised_wording_is_shown_verbatim_not_dropped():
+    violations = [Violation("Day Mins", "baseline_drift_check", "Drift distance was 0.3 (new wording)")]
+    alert = summary.violations_alert(make_run(), violations)
+    assert lines_under(alert.body, "Baseline drift") == ["Day Mins: Drift distance was 0.3 (new wording)"]
+    assert alert.subject.endswith("worst: drift Day Mins")
+
+
+def test_an_empty_report_gives_no_alert():
+    assert summary.violations_alert(make_run(), parse_violations('{ "violations" : [ ] }')) is None
+
+
+def test_ten_thousand_violations_stay_within_sns_limits():
+    violations = [drift(f"feature_{i:05d}", 0.1 + i / 100_000) for i in range(4_000)]
+    violations += [Violation(f"feature_{i:05d}", "data_type_check",
+                             "Data type match requirement is not met. Expected data type: Integral, Expected "
+                             f"match: 100.0%. Observed: Only {i / 100}% of data is Integral.")
+                   for i in range(3_000)]
+    violations += [Violation(f"feature_{i:05d}", "categorical_values_check", "x" * 2_000)
+                   for i in range(3_000)]
+    document = json.dumps(to_document(violations))
+    alert = summary.violations_alert(make_run(), parse_violations(document))
+
+    size = message_bytes(alert)
+    print(f"10,000 violations: report {len(document):,} bytes -> message {size:,} bytes")
+    assert size < SNS_LIMIT_BYTES
+    assert len(alert.subject) < 100
+    assert alert.message_attributes()["violation_count"]["StringValue"] == "10000"
+    assert lines_under(alert.body, "Violations per check") == [
+        "data_type_check: 3,000", "baseline_drift_check: 4,000", "categorical_values_check: 3,000"]
+    drift_lines = lines_under(alert.body, "Baseline drift")
+    assert drift_lines[0] == "feature_03999: 0.14 > threshold 0.1"
+    assert drift_lines[-1] == f"... and {4_000 - summary.MAX_LISTED:,} more: see the full report"
+    assert "worst: drift feature_03999" in alert.subject
+
+
+def test_pathological_reports_are_cut_to_the_byte_budget():
+    # Thousands of distinct check types with huge feature names: the final byte budget still holds.
+    violations = [Violation("f" * 50_000 + str(i), f"check_{i}", "d") for i in range(2_000)]
+    alert = summary.violations_alert(make_run(), violations)
+    assert message_bytes(alert) < SNS_LIMIT_BYTES
+    assert alert.body.endswith("[message shortened to stay within SNS's size limit: see the full report]")
+
+
+def test_subject_is_printable_ascii_under_100_characters():
+    alert = summary.violations_alert(make_run(endpoint="churn-dev"), [drift("Tägliche Minuten " * 20, 0.5)])
+    assert len(alert.subject) == 99 and alert.subject.endswith("...")
+    assert re.fullmatch(r"[ -~]+", alert.subject)
+
+
+@pytest.mark.parametrize("status,reason,exit_message", [
+    ("Failed", "AlgorithmError: Job inputs had no data", ""),
+    ("Stopped", "", "Stopped by user"),
+])
+def test_failure_alert_quotes_the_reason(status, reason, exit_message):
+    run = make_run(status=status, failure_reason=reason, exit_message=exit_message)
+    alert = summary.failure_alert(run)
+    assert alert.subject == f"churn-dev: monitoring run {status} (model-monitoring-202611251400-0a1b2c3d)"
+    assert alert.severity == "critical"
+    assert (f"Failure reason: {reason}" in alert.body) == bool(reason)
+    assert (f"Exit message: {exit_message}" in alert.body) == bool(exit_message)
+    assert ("no captured requests" in alert.body) == ("no data" in reason)
+    assert run.console_url in alert.body
+
+
+def test_unreadable_report_alert_says_where_the_report_is():
+    problem = "constraint_violations.json: not valid JSON (line 3, column 5)"
+    alert = summary.unreadable_alert(make_run(), problem)
+    assert alert.subject.startswith("churn-dev: monitoring report could not be read")
+    assert (f"Report location: {FOLDER}constraint_violations.json "
+            "(bucket bucket, key reports/churn-dev/churn-dev-hourly/") in alert.body
+    assert f"Problem: {problem}" in alert.body
+    assert alert.severity == "critical"

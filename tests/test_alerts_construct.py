@@ -1,0 +1,243 @@
+"""Template assertions on a small stack that composes RunAlerts (cdk-nag runs only in its own test here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import EnvironmentConfig
+from stacks.constructs import alerts
+from stacks.constructs.alerts import RunAlerts, RunAlertsProps
+
+CONFIG = EnvironmentConfig(name="dev", endpoint_name="churn-dev", alert_email="ml-oncall@example.com",
+                           drift_alarm_features=("Day Mins", "CustServ Calls"), log_retention_days=14)
+SCHEDULE = "churn-dev-hourly"
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-dev-monitoring"
+
+
+def build(app: App | None = None, **changes) -> tuple[Stack, RunAlerts]:
+    stack = Stack(app or App(), "AlertsTest")
+    bucket_key = kms.Key(stack, "BucketKey", enable_key_rotation=True)
+    values = dict(endpoint_name=CONFIG.endpoint_name, schedule_name=SCHEDULE, bucket_name=CONFIG.bucket_name,
+                  bucket_key=bucket_key, log_retention_days=CONFIG.log_retention_days,
+                  retain=CONFIG.retain_data,
+                  alert_email=CONFIG.alert_email, drift_alarm_features=CONFIG.drift_alarm_features,
+                  job_name_prefixes=["churn-dev-monitor-"], state_machine_arn=STATE_MACHINE)
+    values.update(changes)
+    return stack, RunAlerts(stack, "Alerts", RunAlertsProps(**values))
+
+
+@pytest.fixture(scope="module")
+def built():
+    stack, construct = build()
+    return stack, construct, Template.from_stack(stack)
+
+
+def ref(stack: Stack, construct) -> dict:
+    return {"Ref": stack.get_logical_id(construct.node.default_child)}
+
+
+def arn(stack: Stack, construct) -> dict:
+    return {"Fn::GetAtt": [stack.get_logical_id(construct.node.default_child), "Arn"]}
+
+
+def resources(template: Template, resource_type: str) -> list[dict]:
+    return list(template.find_resources(resource_type).values())
+
+
+def test_rule_matches_terminal_states_of_this_stacks_runs_only(built):
+    stack, construct, template = built
+    rules = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
+             for r in resources(template, "AWS::Events::Rule")}
+    assert rules["aws.sagemaker"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {
+            "ProcessingJobStatus": ["Completed", "Failed", "Stopped"],
+            "$or": [
+                {"Environment": {"sagemaker_endpoint_name": ["churn-dev"],
+                                 "sagemaker_monitoring_schedule_name": [SCHEDULE]}},
+                {"ProcessingJobName": [{"prefix": "churn-dev-monitor-"}]},
+            ],
+        },
+    }
+    assert rules["aws.states"]["EventPattern"] == {
+        "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [STATE_MACHINE]}}
+    for rule in rules.values():
+        (target,) = rule["Targets"]
+        assert target["Arn"] == arn(stack, construct.function)
+
+
+def test_managed_schedule_narrows_by_its_arn():
+    schedule_arn = f"arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/{SCHEDULE}"
+    pattern = alerts.run_event_pattern("churn-dev", SCHEDULE, monitoring_schedule_arn=schedule_arn)
+    assert pattern.detail["$or"][1] == {"MonitoringScheduleArn": [schedule_arn]}
+    only_environment = alerts.run_event_pattern("churn-dev", SCHEDULE)
+    assert "$or" not in only_environment.detail  # EventBridge rejects a one-element $or
+    assert only_environment.detail["Environment"]["sagemaker_endpoint_name"] == ["churn-dev"]
+
+
+def test_lambda_role_is_least_privilege(built):
+    stack, construct, template = built
+    (policy,) = resources(template, "AWS::IAM::Policy")
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    partition = stack.partition
+    expected = {
+        "ReadReports": (["s3:GetObject"],
+                        f"arn:{partition}:s3:::{CONFIG.bucket_name}/reports/churn-dev/*"),
+        "WriteAlertMarkers": (["s3:PutObject", "s3:DeleteObject"],
+                              f"arn:{partition}:s3:::{CONFIG.bucket_name}/alert-markers/churn-dev/*"),
+        "UseBucketKey": (["kms:Decrypt", "kms:GenerateDataKey"], stack.node.find_child("BucketKey").key_arn),
+        "PublishAlerts": (["sns:Publish"], construct.topic.topic_arn),
+        "UseAlertsKey": (["kms:Decrypt", "kms:GenerateDataKey"], construct.key.key_arn),
+        "SendFailedEvents": (["sqs:SendMessage"], construct.dead_letters.queue_arn),
+        "WriteLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], construct.log_group.log_group_arn),
+    }
+    assert set(statements) == set(expected)
+    for sid, (actions, resource) in expected.items():
+        statement = statements[sid]
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        action = statement["Action"]
+        assert ([action] if isinstance(action, str) else action) == actions
+        assert statement["Resource"] == stack.resolve(resource), sid
+    (role,) = resources(template, "AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert policy["Properties"]["Roles"] == [ref(stack, construct.role)]
+
+
+def test_function_runtime_environment_and_logs(built):
+    stack, construct, template = built
+    (function,) = resources(template, "AWS::Lambda::Function")
+    props = function["Properties"]
+    family, version = props["Runtime"][:6], tuple(int(p) for p in props["Runtime"][6:].split("."))
+    assert family == "python" and version >= (3, 12)
+    assert props["Runtime"] == lambda_.Runtime.PYTHON_3_14.name
+    assert props["Handler"] == "alerts.handler.handler"
+    assert props["Environment"]["Variables"] == {
+        "ALERT_TOPIC_ARN": ref(stack, construct.topic),
+        "MARKER_BUCKET": stack.resolve(CONFIG.bucket_name),
+        "MARKER_PREFIX": "alert-markers/churn-dev",
+        "ENDPOINT_NAME": "churn-dev",
+        "SCHEDULE_NAME": SCHEDULE,
+    }
+    assert props["LoggingConfig"]["LogGroup"] == ref(stack, construct.log_group)
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["RetentionInDays"] == 14
+    assert log_group["DeletionPolicy"] == "Delete"
+
+
+def test_prod_retains_logs_and_key():
+    stack, construct = build(retain=True, log_retention_days=365)
+    template = Template.from_stack(stack)
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert (log_group["Properties"]["RetentionInDays"], log_group["DeletionPolicy"]) == (365, "Retain")
+    key = template.find_resources("AWS::KMS::Key")[stack.get_logical_id(construct.key.node.default_child)]
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_failed_invocations_go_to_an_encrypted_queue_with_an_alarm(built):
+    stack, construct, template = built
+    (invoke,) = resources(template, "AWS::Lambda::EventInvokeConfig")
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    assert invoke["Properties"]["FunctionName"] == ref(stack, construct.function)
+    assert invoke["Properties"]["DestinationConfig"] == {
+        "OnFailure": {"Destination": arn(stack, construct.dead_letters)}}
+    (queue,) = resources(template, "AWS::SQS::Queue")
+    assert queue["Properties"]["KmsMasterKeyId"] == arn(stack, construct.key)
+    (queue_policy,) = resources(template, "AWS::SQS::QueuePolicy")
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in queue_policy["Properties"]["PolicyDocument"]["Statement"])
+
+    alarm = template.find_resources("AWS::CloudWatch::Alarm")[stack.get_logical_id(
+        construct.dead_letter_alarm.node.default_child)]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [
+        stack.get_logical_id(construct.dead_letters.node.default_child), "QueueName"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["AlarmActions"] == [ref(stack, construct.topic)]
+
+
+def test_topic_is_encrypted_tls_only_with_email_subscription(built):
+    stack, construct, template = built
+    (topic,) = resources(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == arn(stack, construct.key)
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy")
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["AllowPublishThroughSSLOnly"]["Effect"] == "Deny"
+    assert statements["AllowPublishThroughSSLOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statements["CloudWatchAlarmsPublish"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    (subscription,) = resources(template, "AWS::SNS::Subscription")
+    assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == (
+        "email", "ml-oncall@example.com")
+    key = template.find_resources("AWS::KMS::Key")[stack.get_logical_id(construct.key.node.default_child)]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                  if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert [s["Action"] for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
+
+    no_email, _ = build(alert_email=None)
+    assert Template.from_stack(no_email).find_resources("AWS::SNS::Subscription") == {}
+
+
+def test_drift_alarms_watch_the_configured_features(built):
+    stack, construct, template = built
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm")
+              if a["Properties"].get("Namespace") == "aws/sagemaker/Endpoints/data-metrics"]
+    assert sorted(a["MetricName"] for a in alarms) == [
+        "feature_baseline_drift_CustServ Calls", "feature_baseline_drift_Day Mins"]
+    for alarm in alarms:
+        assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
+            {"Name": "Endpoint", "Value": "churn-dev"}, {"Name": "MonitoringSchedule", "Value": SCHEDULE}]
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 3600, 0.1)
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [ref(stack, construct.topic)]
+
+
+def test_asset_holds_the_handler_package_and_the_shared_violations_module(built, tmp_path):
+    stack, _, template = built
+    (function,) = resources(template, "AWS::Lambda::Function")
+    assembly = stack.node.root.synth()
+    asset = Path(assembly.directory) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+    assert files == ["alerts/__init__.py", "alerts/events.py", "alerts/handler.py", "alerts/summary.py",
+                     "analyzer/violations.py"]
+    # The Lambda's import path: only the asset (isolated mode drops the repository from sys.path).
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import alerts.handler, analyzer.violations; "
+             "print(alerts.handler.__file__); print(analyzer.violations.__file__)")
+    result = subprocess.run([sys.executable, "-I", "-c", probe, str(asset)], capture_output=True, text=True,
+                            cwd=tmp_path, check=True)
+    assert all(line.startswith(str(asset)) for line in result.stdout.splitlines())
+
+
+def test_asset_hash_follows_the_shared_module(tmp_path):
+    """An edit to analyzer/violations.py alone must change the asset (output hashing)."""
+    hashes = []
+    for content in ("VERSION = 1\n", "VERSION = 2\n"):
+        folder = tmp_path / content[-2]
+        folder.mkdir()
+        files = dict(alerts.ASSET_FILES)
+        (folder / "violations.py").write_text(content)
+        files["analyzer/violations.py"] = folder / "violations.py"
+        stack = Stack(App(), "HashProbe")
+        lambda_.Function(stack, "F", runtime=alerts.RUNTIME, handler=alerts.HANDLER,
+                         code=alerts.lambda_code(files))
+        (function,) = resources(Template.from_stack(stack), "AWS::Lambda::Function")
+        hashes.append(function["Properties"]["Code"]["S3Key"])
+    assert hashes[0] != hashes[1]
+
+
+def test_aws_solutions_checks_pass():
+    app = App()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    build(app)
+    app.synth()  # raises ValidationFailed on any unacknowledged finding
