@@ -18,6 +18,9 @@ REMOVAL_POLICIES = ("destroy", "retain")
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,11}$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# The only retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
 _CRON = re.compile(r"^cron\(.+\)$|^rate\(.+\)$")
 
 
@@ -82,8 +85,9 @@ def _validate(config: EnvironmentConfig) -> None:
     _check(config.instance_count >= 1, "instance_count", env, "an integer >= 1", config.instance_count)
     _check(0 <= config.sampling_percentage <= 100, "sampling_percentage", env,
            "an integer from 0 to 100", config.sampling_percentage)
-    for key in ("capture_retention_days", "reports_retention_days", "access_log_retention_days",
-                "log_retention_days"):
+    _check(config.log_retention_days in LOG_RETENTION_DAYS, "log_retention_days", env,
+           f"one of CloudWatch Logs' retention periods {LOG_RETENTION_DAYS}", config.log_retention_days)
+    for key in ("capture_retention_days", "reports_retention_days", "access_log_retention_days"):
         value = getattr(config, key)
         _check(value >= 1, key, env, "a number of days >= 1", value)
     _check(config.reports_retention_days >= config.capture_retention_days, "reports_retention_days",

@@ -40,6 +40,7 @@ def test_unknown_environment_names_the_choices():
         ("reports_retention_days", 1, "at least capture_retention_days"),
         ("schedule_expression", "hourly", "a schedule expression"),
         ("instance_count", "2", "must be an integer"),
+        ("log_retention_days", 10, "one of CloudWatch Logs' retention periods"),
     ],
 )
 def test_invalid_values_name_the_key_and_the_fix(key, value, message):
