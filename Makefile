@@ -10,7 +10,7 @@ MODEL := model/build/model.tar.gz
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup model lint actionlint test pytest synth synth-all cfn-lint demo clean
+.PHONY: help setup model lint actionlint test pytest browser synth synth-all cfn-lint demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +40,14 @@ lint: setup ## ruff
 actionlint: setup ## actionlint (with shellcheck) on .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck .github/workflows/*.yml
 
-pytest: setup $(MODEL)
+pytest: setup $(MODEL) browser
 	$(PY) -m pytest
+
+# The HTML report test renders the page in Debian's chromium; install it when it is missing.
+browser: ## Install Debian's chromium (headless, for the HTML report test) if missing
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get) for the HTML report test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "could not install chromium: install it (Debian/Ubuntu: apt-get install chromium) and retry"; exit 1; }; }
 
 synth: setup $(MODEL) ## cdk synth of one environment to cdk.out/ (ENV=dev|prod, ENGINE=...)
 	$(CDK) synth -q -c env=$(or $(ENV),dev) $(if $(ENGINE),-c engine=$(ENGINE)) -o cdk.out
@@ -59,7 +65,9 @@ cfn-lint: synth-all ## cfn-lint on every synthesized template (errors fail)
 
 test: lint actionlint pytest cfn-lint ## Everything CI runs: ruff, actionlint, pytest, synth of every environment, cdk-nag, cfn-lint
 
-demo: setup $(MODEL) synth ## Build the model, synthesize, and show what a deploy would create
+demo: setup $(MODEL) synth ## The whole monitoring loop offline (emulated AWS), then what a deploy would create
+	$(PY) -m workshop demo
+	@echo; echo "== What 'cdk deploy' would create (cdk.out, env=dev)"
 	$(PY) scripts/deploy_summary.py cdk.out
 
 clean: ## Remove generated files (keeps .venv and node_modules)

@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--run", required=True, help="the run's folder (local or s3://) with its JSON files")
     rep.add_argument("--baseline", required=True, help="folder (local or s3://) with the baseline's "
-                     "statistics.json and constraints.json")
+                     "statistics.json and constraints.json, or the statistics.json itself")
     rep.add_argument("--out", type=Path, help="HTML file (default: report.html in a local run folder, "
                      "else monitoring-report.html here)")
 
@@ -211,11 +211,11 @@ def _captures(args: argparse.Namespace) -> int:
     records, problems = inspection.read_records(store, files, start, end)
     names = inspection.column_names(read_location(args.names).decode(), args.names) if args.names else None
     if args.files:
-        print(inspection.files_table(store, files, records))
+        print(inspection.files_table(files, records))
         print()
     shown = records if args.limit == 0 else records[: args.limit]
     print(inspection.records_table(shown, names, args.columns))
-    print(f"\n{len(shown)} of {len(records)} records from {len(files)} files under "
+    print(f"\n{len(shown)} of {len(records)} records from {len({r.file for r in records})} files under "
           f"{store.describe(join(args.endpoint, args.variant))}/")
     for problem in problems[:10]:
         print(f"skipped {problem}", file=sys.stderr)
@@ -242,7 +242,9 @@ def _runs(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from workshop import report
 
-    run_store, baseline_store = open_store(args.run), open_store(args.baseline)
+    # The stack's BaselineStatistics output names the file; its folder also holds constraints.json.
+    baseline = args.baseline.rstrip("/").removesuffix("/statistics.json").removesuffix("/constraints.json")
+    run_store, baseline_store = open_store(args.run), open_store(baseline)
     run_files = {name: run_store.read(name) for name in run_store.list() if "/" not in name and name.endswith(".json")}
     baseline_files = {name: baseline_store.read(name) for name in ("statistics.json", "constraints.json")}
     hour = inspection.run_hour(args.run.rstrip("/"))

@@ -168,9 +168,14 @@ def records_table(records: list[CapturedRecord], names: list[str] | None = None,
     return format_table(headers, rows, max_width=24)
 
 
-def files_table(store: Store, files: list[CaptureFile], records: list[CapturedRecord]) -> str:
+def files_table(files: list[CaptureFile], records: list[CapturedRecord]) -> str:
+    """The files holding `records` (a file opened before the range may hold none of them)."""
     per_file = Counter(r.file for r in records)
-    rows = [[f.opened.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", str(per_file[f.key]), f.key] for f in files]
+    rows = [
+        [f.opened.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", str(per_file[f.key]), f.key]
+        for f in files
+        if per_file[f.key]
+    ]
     return format_table(["opened", "records", "key"], rows, max_width=120)
 
 

@@ -172,9 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
         except RequestError as exc:
             self._answer(exc.status, f"{exc}\n".encode())
             return
-        self._answer(HTTPStatus.OK, prediction, RESPONSE_TYPE)
+        # Captured before answering (a buffered append that never raises): once a client has its
+        # answer, its record is in the writer, so a flush or a stop right after includes it.
         if self.server.writer is not None:
             self.server.writer.capture(body, content_type, prediction, RESPONSE_TYPE, inference_id)
+        self._answer(HTTPStatus.OK, prediction, RESPONSE_TYPE)
 
 
 class _Server(ThreadingHTTPServer):
