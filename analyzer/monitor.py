@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 STATISTICS_FILE = "statistics.json"
 CONSTRAINTS_FILE = "constraints.json"
 VIOLATIONS_FILE = "constraint_violations.json"
+PROGRESS_SECONDS = 5.0
 
 
 class NoDataError(RuntimeError):
@@ -136,12 +138,27 @@ def run_monitoring(
 
     reader = CaptureReader(captures, len(names), window, handler)
     profiler = Profiler(names)
+    log.info("reading captures under %s for %s", captures, window.describe())
+    last_report = time.monotonic()
     for batch in reader.batches():
         profiler.update(batch)
-        log.info("read %d files, %d rows so far", reader.summary.files, reader.summary.rows)
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:
+            log.info("read %d files, %d rows so far", reader.summary.files, reader.summary.rows)
+            last_report = time.monotonic()
     summary = reader.summary
+    log.info(
+        "read %d files: %d records, %d in the window, %d rows",
+        *(summary.files, summary.records, summary.in_window, summary.rows),
+    )
     for issue in summary.issues:
         log.warning("skipped: %s", issue)
+    for fields, count in sorted(summary.field_counts.items()):
+        if fields != len(names):
+            log.warning(
+                "%d rows have %d fields, the baseline has %d columns (first: %s); %s",
+                *(count, fields, len(names), summary.first_row_with[fields]),
+                "missing values were counted as missing" if fields < len(names) else "extra values were ignored",
+            )
     unlisted = summary.bad_records + summary.unreadable_files - len(summary.issues)
     if unlisted > 0:
         log.warning("%d further problems not listed", unlisted)

@@ -165,9 +165,10 @@ def test_extra_column_fires_extra_column_check(baseline, tmp_path):
     assert "200 of 200 rows have more fields than the baseline's 70 columns (up to 71)" in description
 
 
-def test_short_rows_fire_missing_column_check_and_count_as_missing(baseline, tmp_path):
+def test_short_rows_fire_missing_column_check_and_count_as_missing(baseline, tmp_path, caplog):
     rows = [row[:-1] for row in synthetic.generate_rows(200, seed=8)]
     result = monitor(baseline, tmp_path, label_as_output(rows))
+    assert re.search(r"200 rows have 69 fields, the baseline has 70 columns \(first: \S+\.jsonl:1\)", caplog.text)
     assert checks_of(result) == [("completeness_check", "VMail Plan_yes"), ("missing_column_check", "VMail Plan_yes")]
     assert result.violations[0].description.endswith("Observed: Only 0.0%.")
 
