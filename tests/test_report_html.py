@@ -104,6 +104,9 @@ def test_features_with_violations_come_first_then_by_drift():
     by_name = {v.name: v for v in views}
     assert by_name["Day Mins"].drifted and by_name["Day Mins"].drift > 0.1
     assert not by_name["Eve Mins"].drifted and by_name["Eve Mins"].drift < by_name["Day Mins"].drift
+    assert by_name["Eve Mins"].raw > by_name["Eve Mins"].drift  # Robust subtracts the small-sample allowance
+    names = [v.name for v in views]
+    assert names.index("Eve Mins") < names.index("Churn Probability")  # larger raw distance first
     assert by_name["Night Calls"].drift is None  # types differ: no drift, as in the checks
     assert by_name["Night Calls"].type_share == "37.25% Integral"
     assert by_name["Day Mins"].type_share == "100% Fractional"

@@ -13,7 +13,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from analyzer.checks import drift_exceeds, drift_value, feature_overrides, global_config, types_compatible
@@ -44,6 +44,7 @@ class FeatureView:
     current_type: str
     violations: list[Violation] = field(default_factory=list)
     drift: float | None = None
+    raw: float | None = None  # the L-infinity distance before Robust's small-sample allowance
     threshold: float | None = None
     method: str = ""
     drifted: bool = False
@@ -57,7 +58,8 @@ class FeatureView:
     def sort_key(self) -> tuple:
         # Violations first, then the largest drift relative to its threshold.
         ratio = (self.drift / self.threshold) if self.drift is not None and self.threshold else -1.0
-        return (not self.violations, -ratio if self.method != "ChiSquared" else ratio, self.name)
+        # Robust distances are mostly 0 on small windows: the raw distance orders the rest.
+        return (not self.violations, -ratio if self.method != "ChiSquared" else ratio, -(self.raw or 0.0), self.name)
 
 
 def _section(feature: Mapping) -> Mapping:
@@ -102,6 +104,8 @@ def feature_views(docs: RunDocuments) -> list[FeatureView]:
                 if measured is not None:
                     view.drift, view.threshold, view.method = measured
                     view.drifted = drift_exceeds(*measured)
+                    if view.method != "ChiSquared" and local.comparison_method == "Robust":
+                        view.raw = drift_value(base, now, replace(local, comparison_method="Simple"))[0]
             present = _section(now).get("common", {}).get("num_present")
             if item_count and present is not None:
                 view.completeness = present / item_count
@@ -236,7 +240,8 @@ def _drift_cell(view: FeatureView) -> str:
         f'style="width:{min(view.drift / scale, 1) * 100:.1f}%"></span>'
         f'<span class="mark" style="left:{(view.threshold or 0) / scale * 100:.1f}%"></span></span>'
     )
-    return f"{word} {_num(view.drift)} {relation} {_num(view.threshold)} {bar}"
+    raw = f' <span class="muted">(raw L∞ {_num(view.raw)})</span>' if view.raw is not None else ""
+    return f"{word} {_num(view.drift)} {relation} {_num(view.threshold)} {bar}{raw}"
 
 
 def _stats_table(view: FeatureView) -> str:
