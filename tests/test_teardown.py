@@ -11,8 +11,14 @@ from tests.stack_fixtures import build_app, cdk_context, templates
 DEPLOY_ORDER = ["storage", "endpoint", "monitoring"]
 DATA_TYPES = ("AWS::S3::Bucket", "AWS::KMS::Key")
 KEPT_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
-MANAGED_SCHEDULE = "AWS::SageMaker::MonitoringSchedule"
-MANAGED_JOB_DEFINITION = "AWS::SageMaker::DataQualityJobDefinition"
+# What each kind of schedule starts: CloudFormation must delete the schedule first.
+SCHEDULE_TARGETS = {
+    "AWS::SageMaker::MonitoringSchedule": "AWS::SageMaker::DataQualityJobDefinition",
+    "AWS::Scheduler::Schedule": "AWS::StepFunctions::StateMachine",
+}
+# CDK's singleton bucket-emptying function: its log group is created at run time (see README).
+UNMANAGED_LOG_FUNCTIONS = ("CustomS3AutoDeleteObjectsCustomResourceProviderHandler",)
+ENGINES = (None, "managed")  # None: cdk.json's engine (self-hosted), the templates other tests use too
 
 
 def resources(env, *types, engine=None):
@@ -107,14 +113,27 @@ def test_stacks_deploy_in_order_so_destroy_removes_monitoring_then_endpoint_then
         assert not set(ordered[position + 1:]) & upstream(artifact_id), artifact_id
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_managed_schedule_is_deleted_before_its_job_definition(env):
-    schedules = resources(env, MANAGED_SCHEDULE, engine="managed")
+def test_schedules_are_deleted_before_what_they_start(env, engine):
+    schedules = resources(env, *SCHEDULE_TARGETS, engine=engine)
     if not schedules:
-        pytest.skip("the managed engine defines no monitoring schedule yet")
-    definitions = {logical_id
-                   for _, logical_id, _ in resources(env, MANAGED_JOB_DEFINITION, engine="managed")}
-    assert definitions
+        pytest.skip(f"the {engine} engine defines no schedule yet")
     for stack, logical_id, schedule in schedules:
-        # CloudFormation deletes a resource before the ones it references.
-        assert depends_on(schedule) & definitions, (stack, logical_id)
+        target_type = SCHEDULE_TARGETS[schedule["Type"]]
+        targets = {target_id for _, target_id, _ in resources(env, target_type, engine=engine)}
+        # CloudFormation deletes a resource before the ones it references or depends on.
+        assert depends_on(schedule) & targets, (stack, logical_id)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_function_logs_to_a_log_group_its_stack_owns(engine):
+    functions = [(stack, logical_id, resource) for stack, logical_id, resource
+                 in resources("dev", "AWS::Lambda::Function", engine=engine)
+                 if not logical_id.startswith(UNMANAGED_LOG_FUNCTIONS)]
+    if not functions:
+        pytest.skip("no stack defines a Lambda function yet")
+    for stack, logical_id, function in functions:
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {})
+        owned = {group_id for _, group_id, _ in resources("dev", "AWS::Logs::LogGroup", engine=engine)}
+        assert isinstance(group, dict) and group.get("Ref") in owned, (stack, logical_id)
