@@ -90,3 +90,12 @@ def test_missing_model_is_explained(tmp_path, capsys):
     missing = DemoConfig(model=tmp_path / "nope.tar.gz", train_csv=tmp_path / "train.csv", workdir=tmp_path / "d")
     assert run_demo(missing) == 1
     assert "nope.tar.gz is missing; build the model first with `make model`" in capsys.readouterr().err
+
+
+def test_a_foreign_workdir_is_never_deleted(model_files, tmp_path, capsys):
+    precious = tmp_path / "demo" / "notes.txt"
+    precious.parent.mkdir()
+    precious.write_text("keep me")
+    assert run_demo(config(model_files, tmp_path)) == 1
+    assert "is not empty and not a previous demo's folder" in capsys.readouterr().err
+    assert precious.read_text() == "keep me"

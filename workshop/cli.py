@@ -25,6 +25,7 @@ EPILOG = """the workshop's steps, offline:
   python -m workshop serve --capture-to build/datacapture --endpoint-name churn-local
   python -m workshop traffic --url http://127.0.0.1:8080 --scenario normal --rows 300 --rate 50
   python -m workshop captures --source build/datacapture --endpoint churn-local --limit 5
+  python -m workshop baseline-dataset --out build/baseline-dataset.csv
   python -m analyzer suggest-baseline --dataset build/baseline-dataset.csv --output build/baseline
   python -m analyzer monitor --captures build/datacapture/churn-local/AllTraffic ...
   python -m workshop runs --reports s3://BUCKET/reports/ENDPOINT --run latest

@@ -279,9 +279,13 @@ class Demo:
         for path in (config.model, config.train_csv):
             if not path.exists():
                 raise DemoError(f"{path} is missing; build the model first with `make model`")
-        if config.workdir.exists():
+        marker = config.workdir / ".workshop-demo"
+        if config.workdir.exists() and any(config.workdir.iterdir()):
+            if not marker.exists():  # never delete a folder the demo did not make
+                raise DemoError(f"{config.workdir} is not empty and not a previous demo's folder; pick another")
             shutil.rmtree(config.workdir)
-        config.workdir.mkdir(parents=True)
+        config.workdir.mkdir(parents=True, exist_ok=True)
+        marker.touch()
         with contextlib.ExitStack() as stack:
             out.step("Starting an AWS emulator (moto server)")
             url = stack.enter_context(aws_emulator())
