@@ -157,3 +157,39 @@ def test_capture_write_failure_never_fails_a_prediction(tmp_path, predictor):
         result = send_rows(rows, HttpTarget(endpoint.url), concurrency=3)
     assert result.ok == 30 and result.failed == 0
     assert writer.stats.failed_records == 30 and writer.stats.written == 0
+
+
+def test_traffic_to_a_sagemaker_endpoint_goes_through_invoke_endpoint():
+    import io
+
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    from workshop.traffic import SageMakerTarget
+
+    client = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    rows = [["1", "2.5"], ["3", "4.5"]]
+    with Stubber(client) as stub:
+        for i, row in enumerate(rows):
+            body = f"0.{i}\n".encode()
+            stub.add_response(
+                "invoke_endpoint",
+                {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "text/csv; charset=utf-8"},
+                {"EndpointName": "churn-dev", "ContentType": "text/csv", "Body": ",".join(row).encode(),
+                 "InferenceId": f"t-{i}"},
+            )
+        result = send_rows(rows, SageMakerTarget("churn-dev", client), concurrency=1, inference_ids=["t-0", "t-1"])
+        stub.assert_no_pending_responses()
+    assert (result.ok, result.failed) == (2, 0)
+
+
+def test_csv_replay_skips_a_header_line(tmp_path):
+    from workshop.traffic import read_csv_rows
+
+    path = tmp_path / "test.csv"
+    path.write_text("Account Length,Day Mins\n100,180.5\n90,\n")
+    assert read_csv_rows(str(path)) == ([["100", "180.5"], ["90", ""]], True)
+    path.write_text("100,180.5\n")
+    assert read_csv_rows(str(path)) == ([["100", "180.5"]], False)
