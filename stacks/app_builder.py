@@ -9,20 +9,31 @@ from aws_cdk import App, Tags
 
 from stacks.config import EnvironmentConfig
 from stacks.endpoint_stack import EndpointStack
+from stacks.monitoring_stack import MonitoringSources, MonitoringStack
 from stacks.storage_stack import StorageStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_ARTIFACT = PROJECT_ROOT / "model" / "build" / "model.tar.gz"
+DEFAULT_MONITORING_SOURCES = MonitoringSources(
+    baseline_dataset=PROJECT_ROOT / "model" / "build" / "train.csv",
+    analyzer_package=PROJECT_ROOT / "analyzer",
+    staging_dir=PROJECT_ROOT / "build" / "analyzer-code",
+)
 
 
 @dataclass
 class EnvironmentStacks:
     storage: StorageStack
     endpoint: EndpointStack
+    monitoring: MonitoringStack
 
 
-def build_environment(app: App, config: EnvironmentConfig,
-                      model_artifact_path: Path = DEFAULT_MODEL_ARTIFACT) -> EnvironmentStacks:
+def build_environment(
+    app: App,
+    config: EnvironmentConfig,
+    model_artifact_path: Path = DEFAULT_MODEL_ARTIFACT,
+    monitoring_sources: MonitoringSources = DEFAULT_MONITORING_SOURCES,
+) -> EnvironmentStacks:
     if not Path(model_artifact_path).exists():
         raise FileNotFoundError(
             f"Model artifact {model_artifact_path} is missing: run `make model` "
@@ -34,7 +45,12 @@ def build_environment(app: App, config: EnvironmentConfig,
     endpoint = EndpointStack(app, f"{prefix}-Endpoint", config, storage.storage, str(model_artifact_path),
                              description=f"Churn XGBoost endpoint with data capture ({config.name})")
     endpoint.add_stack_dependency(storage)
-    for stack in (storage, endpoint):
+    monitoring = MonitoringStack(app, f"{prefix}-Monitoring", config, storage.storage, endpoint.endpoint,
+                                 monitoring_sources,
+                                 description=f"Baseline, hourly data-quality monitoring "
+                                             f"({config.monitoring_engine}) and alerts ({config.name})")
+    monitoring.add_stack_dependency(endpoint)
+    for stack in (storage, endpoint, monitoring):
         Tags.of(stack).add("project", "churn-model-monitor")
         Tags.of(stack).add("environment", config.name)
-    return EnvironmentStacks(storage=storage, endpoint=endpoint)
+    return EnvironmentStacks(storage=storage, endpoint=endpoint, monitoring=monitoring)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from stacks.app_builder import PROJECT_ROOT, EnvironmentStacks, build_environment
+from stacks.app_builder import DEFAULT_MONITORING_SOURCES, PROJECT_ROOT, EnvironmentStacks, build_environment
 from stacks.config import load_config
 
 
@@ -25,11 +26,21 @@ def fake_model_artifact() -> Path:
     return path
 
 
+def fake_baseline_dataset() -> Path:
+    """Template tests need an asset file, not the generated training data."""
+    path = PROJECT_ROOT / "build" / "test-fixtures" / "train.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("Churn,Day Mins\n0,1.5\n")
+    return path
+
+
 def build_app(env: str, engine: str | None = None) -> tuple[App, EnvironmentStacks]:
     context = cdk_context()
     app = App(context=context)
     config = load_config(context, env_name=env, engine=engine)
-    return app, build_environment(app, config, model_artifact_path=fake_model_artifact())
+    sources = replace(DEFAULT_MONITORING_SOURCES, baseline_dataset=fake_baseline_dataset())
+    return app, build_environment(app, config, model_artifact_path=fake_model_artifact(),
+                                  monitoring_sources=sources)
 
 
 @functools.cache

@@ -33,10 +33,12 @@ PROPERTIES = {
     "InstanceType": "ml.m5.xlarge",
     "VolumeSizeInGB": "20",
     "MaxRuntimeInSeconds": "3000",
-    "Environment": {"dataset_format": '{"csv": {"header": true}}',
-                    "dataset_source": "/opt/ml/processing/input/x",
-                    "output_path": "/opt/ml/processing/output",
-                    "PYTHONPATH": "/opt/ml/processing/input/code/c.zip"},
+    "Environment": {
+        "dataset_format": '{"csv": {"header": true}}',
+        "dataset_source": "/opt/ml/processing/input/x",
+        "output_path": "/opt/ml/processing/output",
+        "PYTHONPATH": "/opt/ml/processing/input/code/c.zip",
+    },
     "ContainerEntrypoint": ["python3", "-m", "analyzer", "container"],
     "CodeUri": "s3://assets/cccc.zip",
 }
@@ -47,9 +49,13 @@ def spec(**changes) -> baseline_job.BaselineSpec:
 
 
 def event(request: str, properties: dict | None = None, physical_id: str | None = None) -> dict:
-    body = {"RequestType": request, "ResourceProperties": properties or PROPERTIES,
-            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/ChurnMonitor-dev-Monitoring/x",
-            "LogicalResourceId": "Baseline", "RequestId": "r1"}
+    body = {
+        "RequestType": request,
+        "ResourceProperties": properties or PROPERTIES,
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/ChurnMonitor-dev-Monitoring/x",
+        "LogicalResourceId": "Baseline",
+        "RequestId": "r1",
+    }
     if physical_id:
         body["PhysicalResourceId"] = physical_id
     return body
@@ -57,20 +63,24 @@ def event(request: str, properties: dict | None = None, physical_id: str | None 
 
 # --- pure logic -------------------------------------------------------------------------------------
 
+
 def test_properties_arrive_as_strings_and_are_typed():
     parsed = spec()
     assert parsed.volume_size_gb == 20 and parsed.max_runtime_seconds == 3000
     assert parsed.container_entrypoint == ("python3", "-m", "analyzer", "container")
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("DatasetUri", None, "DatasetUri is missing"),
-    ("DatasetUri", "/local/train.csv", "DatasetUri must be an s3:// URI"),
-    ("VolumeSizeInGB", "twenty", "VolumeSizeInGB must be an integer"),
-    ("JobNamePrefix", "bad_name", "JobNamePrefix 'bad_name'"),
-    ("JobNamePrefix", "x" * 49, "must be 1-48"),
-    ("Environment", {"a": 1}, "Environment must map names to strings"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("DatasetUri", None, "DatasetUri is missing"),
+        ("DatasetUri", "/local/train.csv", "DatasetUri must be an s3:// URI"),
+        ("VolumeSizeInGB", "twenty", "VolumeSizeInGB must be an integer"),
+        ("JobNamePrefix", "bad_name", "JobNamePrefix 'bad_name'"),
+        ("JobNamePrefix", "x" * 49, "must be 1-48"),
+        ("Environment", {"a": 1}, "Environment must map names to strings"),
+    ],
+)
 def test_bad_properties_name_the_property(key, value, message):
     with pytest.raises(baseline_job.PropertiesError, match=message):
         spec(**{key: value})
@@ -82,12 +92,20 @@ def test_job_name_is_deterministic_bounded_and_content_addressed():
     assert name.startswith("churnmonitor-dev-monitoring-baseline-")
     assert len(baseline_job.job_name(spec(JobNamePrefix="x" * 48), attempt=5)) <= 63
     no_header = {**PROPERTIES["Environment"], "dataset_format": '{"csv": {"header": false}}'}
-    for changed in ({"DatasetUri": "s3://assets/bbbb.csv"}, {"ImageUri": "other"},
-                    {"CodeUri": "s3://assets/d.zip"}, {"Environment": no_header}):
+    for changed in (
+        {"DatasetUri": "s3://assets/bbbb.csv"},
+        {"ImageUri": "other"},
+        {"CodeUri": "s3://assets/d.zip"},
+        {"Environment": no_header},
+    ):
         assert baseline_job.job_name(spec(**changed)) != name, changed
     # What does not change the result does not start a new job.
-    for same in ({"RoleArn": "arn:aws:iam::123456789012:role/other"}, {"InstanceType": "ml.m5.large"},
-                 {"MaxRuntimeInSeconds": "600"}, {"VolumeSizeInGB": "30"}):
+    for same in (
+        {"RoleArn": "arn:aws:iam::123456789012:role/other"},
+        {"InstanceType": "ml.m5.large"},
+        {"MaxRuntimeInSeconds": "600"},
+        {"VolumeSizeInGB": "30"},
+    ):
         assert baseline_job.job_name(spec(**same)) == name, same
     assert baseline_job.candidate_names(spec())[1] == f"{name}-2"
 
@@ -95,8 +113,10 @@ def test_job_name_is_deterministic_bounded_and_content_addressed():
 def test_processing_job_request_isolates_encrypts_and_follows_the_contract_paths():
     name = baseline_job.job_name(spec())
     request = baseline_job.processing_job_request(spec(), name)
-    assert request["NetworkConfig"] == {"EnableNetworkIsolation": True,
-                                        "EnableInterContainerTrafficEncryption": True}
+    assert request["NetworkConfig"] == {
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": True,
+    }
     assert request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == PROPERTIES["KmsKeyArn"]
     assert request["ProcessingOutputConfig"]["KmsKeyId"] == PROPERTIES["KmsKeyArn"]
     output = request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
@@ -105,8 +125,11 @@ def test_processing_job_request_isolates_encrypts_and_follows_the_contract_paths
     inputs = {i["InputName"]: i["S3Input"] for i in request["ProcessingInputs"]}
     assert inputs["baseline_dataset_input"]["S3Uri"] == "s3://assets/aaaa.csv"
     assert inputs["baseline_dataset_input"]["LocalPath"] == "/opt/ml/processing/input/baseline_dataset_input"
-    assert inputs["code"] == {**inputs["code"], "S3Uri": "s3://assets/cccc.zip",
-                              "LocalPath": "/opt/ml/processing/input/code"}
+    assert inputs["code"] == {
+        **inputs["code"],
+        "S3Uri": "s3://assets/cccc.zip",
+        "LocalPath": "/opt/ml/processing/input/code",
+    }
     assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "analyzer", "container"]
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3000}
     managed = baseline_job.processing_job_request(spec(CodeUri=None, ContainerEntrypoint=None), name)
@@ -115,29 +138,40 @@ def test_processing_job_request_isolates_encrypts_and_follows_the_contract_paths
 
 
 def describe(status: str, **extra) -> dict:
-    return {"ProcessingJobName": "job-1", "ProcessingJobStatus": status, **extra,
-            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "monitoring_output",
-                                                    "S3Output": {"S3Uri": "s3://b/baselines/job-1/"}}]}}
+    return {
+        "ProcessingJobName": "job-1",
+        "ProcessingJobStatus": status,
+        **extra,
+        "ProcessingOutputConfig": {
+            "Outputs": [{"OutputName": "monitoring_output", "S3Output": {"S3Uri": "s3://b/baselines/job-1/"}}]
+        },
+    }
 
 
 def test_completion_data_by_status():
-    assert baseline_job.completion_data(describe("InProgress")) is None
-    assert baseline_job.completion_data(describe("Completed")) == {
+    assert baseline_job.completion_data(describe("InProgress"), "job") is None
+    assert baseline_job.completion_data(describe("Completed"), "job") == {
         "StatisticsS3Uri": "s3://b/baselines/job-1/statistics.json",
         "ConstraintsS3Uri": "s3://b/baselines/job-1/constraints.json",
         "BaseliningJobName": "job-1",
+        "BaselineId": "1",
     }
     with pytest.raises(baseline_job.BaselineJobFailed) as failed:
-        baseline_job.completion_data(describe("Failed", FailureReason="AlgorithmError: see logs",
-                                              ExitMessage="Job inputs had no data"))
+        baseline_job.completion_data(
+            describe(
+                "Failed", FailureReason="AlgorithmError: see logs", ExitMessage="Job inputs had no data"
+            ),
+            "job",
+        )
     assert "Baseline job job-1 Failed" in str(failed.value)
     assert "reason: AlgorithmError: see logs" in str(failed.value)
     assert "exit message: Job inputs had no data" in str(failed.value)
     with pytest.raises(baseline_job.BaselineJobFailed, match="job-1 Stopped"):
-        baseline_job.completion_data(describe("Stopped"))
+        baseline_job.completion_data(describe("Stopped"), "job")
 
 
 # --- the handlers against moto ---------------------------------------------------------------------
+
 
 @pytest.fixture
 def sagemaker(monkeypatch):
@@ -188,17 +222,25 @@ def test_create_starts_the_job_and_is_complete_returns_the_baseline_uris(sagemak
     assert baseline_handler.is_complete(event("Create", physical_id=physical_id)) == {"IsComplete": False}
     set_status(physical_id, "Completed")
     result = baseline_handler.is_complete(event("Create", physical_id=physical_id))
-    assert result == {"IsComplete": True, "Data": {
-        "StatisticsS3Uri": f"s3://churn-monitor-dev/baselines/{physical_id}/statistics.json",
-        "ConstraintsS3Uri": f"s3://churn-monitor-dev/baselines/{physical_id}/constraints.json",
-        "BaseliningJobName": physical_id,
-    }}
+    assert result == {
+        "IsComplete": True,
+        "Data": {
+            "StatisticsS3Uri": f"s3://churn-monitor-dev/baselines/{physical_id}/statistics.json",
+            "ConstraintsS3Uri": f"s3://churn-monitor-dev/baselines/{physical_id}/constraints.json",
+            "BaseliningJobName": physical_id,
+            "BaselineId": baseline_job.content_hash(spec()),
+        },
+    }
 
 
 def test_a_failed_job_fails_the_deploy_with_its_reason(sagemaker):
     physical_id = baseline_handler.on_event(event("Create"))["PhysicalResourceId"]
-    set_status(physical_id, "Failed", failure_reason="ClientError: Cannot access S3 key aaaa.csv",
-               exit_message="Error: dataset_source is empty")
+    set_status(
+        physical_id,
+        "Failed",
+        failure_reason="ClientError: Cannot access S3 key aaaa.csv",
+        exit_message="Error: dataset_source is empty",
+    )
     with pytest.raises(baseline_job.BaselineJobFailed) as failed:
         baseline_handler.is_complete(event("Create", physical_id=physical_id))
     assert "Cannot access S3 key aaaa.csv" in str(failed.value)
@@ -254,8 +296,9 @@ def test_delete_while_running_stops_the_job(sagemaker):
     assert baseline_handler.is_complete(event("Delete", physical_id=physical_id)) == {"IsComplete": True}
 
 
-@pytest.mark.parametrize("physical_id", ["job-that-never-existed",
-                                         "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"])
+@pytest.mark.parametrize(
+    "physical_id", ["job-that-never-existed", "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"]
+)
 def test_delete_never_fails(sagemaker, physical_id):
     result = baseline_handler.on_event(event("Delete", physical_id=physical_id))
     assert result == {"PhysicalResourceId": physical_id}

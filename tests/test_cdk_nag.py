@@ -1,5 +1,6 @@
-"""cdk-nag's AwsSolutions pack is the synth gate; it runs here once per environment (and in `make test`'s
-CLI synth). The plugin is registered only in this file: it makes Template.from_stack raise elsewhere."""
+"""cdk-nag's AwsSolutions pack is the synth gate; it runs here once per environment and monitoring engine
+(and in `make test`'s CLI synth). The plugin is registered only in this file: it makes Template.from_stack
+raise elsewhere."""
 
 import pytest
 from aws_cdk import Validations
@@ -10,8 +11,9 @@ from tests.stack_fixtures import build_app
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_every_stack_passes_aws_solutions_checks(env, tmp_path):
-    app, _ = build_app(env)
+@pytest.mark.parametrize("engine", ["self-hosted", "managed"])
+def test_every_stack_passes_aws_solutions_checks(env, engine, tmp_path):
+    app, _ = build_app(env, engine)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises on any unacknowledged finding
 

@@ -2,9 +2,9 @@
 
 `on_event` starts (or finds) the baselining processing job and returns its name as the physical id;
 `is_complete` is polled by the framework until the job completes (attributes `StatisticsS3Uri`,
-`ConstraintsS3Uri`, `BaseliningJobName`) or ends otherwise (the exception's message, with the job's
-FailureReason and ExitMessage, becomes the CloudFormation event's reason). The framework sends the
-responses to CloudFormation. The logic is in `baseline_job` (pure); boto3 ships with the runtime.
+`ConstraintsS3Uri`, `BaseliningJobName`, `BaselineId`) or ends otherwise (the exception's message,
+with the job's FailureReason and ExitMessage, becomes the CloudFormation event's reason). The framework
+sends the responses to CloudFormation. The logic is in `baseline_job` (pure); boto3 ships with the runtime.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def is_complete(event: dict, context: object = None) -> dict:
         return {"IsComplete": True}
     client = boto3.client("sagemaker")
     describe = client.describe_processing_job(ProcessingJobName=event["PhysicalResourceId"])
-    data = completion_data(describe)
+    data = completion_data(describe, event["ResourceProperties"]["JobNamePrefix"])
     if data is None:
         log.info("Baseline job %s is %s", describe["ProcessingJobName"], describe["ProcessingJobStatus"])
         return {"IsComplete": False}

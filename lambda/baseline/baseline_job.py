@@ -80,21 +80,21 @@ class BaselineSpec:
             try:
                 return int(text(key))
             except ValueError:
-                raise PropertiesError(f"{_WHAT} {key} must be an integer, got "
-                                      f"{properties[key]!r}.") from None
+                raise PropertiesError(f"{_WHAT} {key} must be an integer, got {properties[key]!r}.") from None
 
         environment = properties.get("Environment") or {}
         entrypoint = properties.get("ContainerEntrypoint") or []
         if not isinstance(environment, Mapping) or not all(isinstance(v, str) for v in environment.values()):
-            raise PropertiesError(f"{_WHAT} Environment must map names to strings, got "
-                                  f"{environment!r}.")
+            raise PropertiesError(f"{_WHAT} Environment must map names to strings, got {environment!r}.")
         if not isinstance(entrypoint, list) or not all(isinstance(v, str) for v in entrypoint):
-            raise PropertiesError(f"{_WHAT} ContainerEntrypoint must be a list of strings, "
-                                  f"got {entrypoint!r}.")
+            raise PropertiesError(
+                f"{_WHAT} ContainerEntrypoint must be a list of strings, got {entrypoint!r}."
+            )
         prefix = text("JobNamePrefix")
         if len(prefix) > MAX_PREFIX or not _JOB_NAME.match(prefix):
-            raise PropertiesError(f"{_WHAT} JobNamePrefix {prefix!r} must be 1-{MAX_PREFIX} "
-                                  "letters, digits and single hyphens.")
+            raise PropertiesError(
+                f"{_WHAT} JobNamePrefix {prefix!r} must be 1-{MAX_PREFIX} letters, digits and single hyphens."
+            )
         for key in ("DatasetUri", "OutputUri"):
             if not text(key).startswith("s3://"):
                 raise PropertiesError(f"{_WHAT} {key} must be an s3:// URI, got {properties[key]!r}.")
@@ -173,26 +173,37 @@ def processing_job_request(spec: BaselineSpec, name: str) -> dict:
         "Environment": dict(spec.environment),
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": {
-            "Outputs": [{
-                "OutputName": OUTPUT_NAME,
-                "S3Output": {"S3Uri": output_uri(spec, name), "LocalPath": OUTPUT_LOCAL_PATH,
-                             "S3UploadMode": "EndOfJob"},
-            }],
+            "Outputs": [
+                {
+                    "OutputName": OUTPUT_NAME,
+                    "S3Output": {
+                        "S3Uri": output_uri(spec, name),
+                        "LocalPath": OUTPUT_LOCAL_PATH,
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ],
             "KmsKeyId": spec.kms_key_arn,
         },
-        "ProcessingResources": {"ClusterConfig": {
-            "InstanceCount": 1,
-            "InstanceType": spec.instance_type,
-            "VolumeSizeInGB": spec.volume_size_gb,
-            "VolumeKmsKeyId": spec.kms_key_arn,
-        }},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": spec.instance_type,
+                "VolumeSizeInGB": spec.volume_size_gb,
+                "VolumeKmsKeyId": spec.kms_key_arn,
+            }
+        },
         "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
         "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
     }
 
 
-def completion_data(describe: Mapping) -> dict[str, str] | None:
-    """The resource's attributes once the job completed; None while it runs; raises if it ended otherwise."""
+def completion_data(describe: Mapping, job_name_prefix: str) -> dict[str, str] | None:
+    """The resource's attributes once the job completed; None while it runs; raises if it ended otherwise.
+
+    `BaselineId` is the name without `job_name_prefix` (content hash and attempt): short enough for other
+    resources to put in their names, so that they are replaced when the baseline changes.
+    """
     name = describe["ProcessingJobName"]
     status = describe["ProcessingJobStatus"]
     if status == "Completed":
@@ -205,6 +216,7 @@ def completion_data(describe: Mapping) -> dict[str, str] | None:
             "StatisticsS3Uri": f"{folder}/{STATISTICS_FILE}",
             "ConstraintsS3Uri": f"{folder}/{CONSTRAINTS_FILE}",
             "BaseliningJobName": name,
+            "BaselineId": name.removeprefix(f"{job_name_prefix}-"),
         }
     if status in FAILED:
         raise BaselineJobFailed(failure_message(describe))

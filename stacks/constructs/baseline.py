@@ -1,0 +1,266 @@
+"""The data-quality baseline, computed at deploy time by a SageMaker Processing job.
+
+A custom resource (CDK's Provider framework with an is_complete waiter; handlers in lambda/baseline/)
+starts the job, waits for it, fails the deployment with the job's FailureReason/ExitMessage, and returns
+the statistics/constraints URIs as attributes. The job name hashes the dataset and analyzer settings:
+an unchanged deploy starts nothing, a changed dataset runs a new job and replaces the resource.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Aws, CustomResource, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.constructs.analyzer_job import (
+    OUTPUT_LOCAL_PATH,
+    VOLUME_SIZE_GB,
+    AnalyzerImage,
+    grant_read_asset,
+    grant_run_jobs,
+    processing_job_role,
+)
+from stacks.constructs.capture_storage import BASELINE_PREFIX
+from stacks.constructs.log_groups import log_group
+from stacks.nag import acknowledge_wildcard_resource
+
+HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "baseline"
+DATASET_LOCAL_PATH = "/opt/ml/processing/input/baseline_dataset_input"
+# The SDK's default for a training CSV whose label is the first column (contract, section 2).
+DATASET_FORMAT = {"csv": {"header": True, "output_columns_position": "START"}}
+QUERY_INTERVAL = Duration.seconds(30)
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+@dataclass(frozen=True)
+class BaselineProps:
+    job_name_prefix: str
+    """Start of every baselining job name (letters, digits, hyphens; at most 48 characters)."""
+    image: AnalyzerImage
+    bucket_name: str
+    key: kms.IKey
+    instance_type: str
+    timeout_minutes: int
+    """How long the deployment waits for the job; also the job's own runtime limit."""
+    log_retention_days: int
+    retain_logs: bool
+    dataset_path: Path | None = None
+    """Local training CSV, uploaded as an asset ..."""
+    dataset_uri: str | None = None
+    """... or an s3:// URI of a file or prefix (takes precedence)."""
+
+
+class Baseline(Construct):
+    """Exposes the custom resource's attributes: `statistics_uri`, `constraints_uri`, `job_name`,
+    `baseline_id`."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: BaselineProps) -> None:
+        super().__init__(scope, construct_id)
+        if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,47}", props.job_name_prefix):
+            raise ValueError(f"job_name_prefix {props.job_name_prefix!r}: 1-48 letters, digits and hyphens")
+        if props.timeout_minutes * 60 % QUERY_INTERVAL.to_seconds():
+            raise ValueError("timeout_minutes must be a whole multiple of the query interval")
+        partition = Stack.of(self).partition
+        self.job_role = processing_job_role(
+            self,
+            "JobRole",
+            description="Runs the deploy-time data-quality baselining job",
+            key=props.key,
+            image=props.image,
+        )
+        dataset_uri = self._grant_dataset(props)
+        outputs = f"arn:{partition}:s3:::{props.bucket_name}/{BASELINE_PREFIX}/{props.job_name_prefix}*"
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(sid="WriteBaseline", actions=["s3:PutObject"], resources=[outputs])
+        )
+        acknowledge_wildcard_resource(
+            self.job_role,
+            outputs,
+            "The job writes statistics.json and constraints.json under baselines/<its own job name>/ only.",
+        )
+
+        on_event = self._function("OnEvent", "on_event", props, sagemaker_write=True)
+        is_complete = self._function("IsComplete", "is_complete", props, sagemaker_write=False)
+        provider_logs = self._log_group("ProviderLogs", props)
+        # Own roles for the framework's functions: log writes to their log group only (instead of the
+        # AWS-managed basic execution policy); the framework adds its invoke and start permissions.
+        framework_roles = {
+            name: iam.Role(
+                self,
+                f"Framework{name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"Baseline custom resource: Provider framework {name} functions",
+            )
+            for name in ("OnEvent", "Waiter")
+        }
+        for role in framework_roles.values():
+            provider_logs.grant_write(role)
+        provider = cr.Provider(
+            self,
+            "Provider",
+            framework_on_event_role=framework_roles["OnEvent"],
+            framework_complete_and_timeout_role=framework_roles["Waiter"],
+            on_event_handler=on_event,
+            is_complete_handler=is_complete,
+            query_interval=QUERY_INTERVAL,
+            total_timeout=Duration.minutes(props.timeout_minutes),
+            log_group=provider_logs,
+            disable_waiter_state_machine_logging=False,
+            waiter_state_machine_log_options=cr.LogOptions(
+                destination=self._log_group("WaiterLogs", props),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+        self._acknowledge_provider_findings(provider, framework_roles.values(), on_event, is_complete)
+        resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::DataQualityBaseline",
+            properties={
+                "JobNamePrefix": props.job_name_prefix,
+                "RoleArn": self.job_role.role_arn,
+                "ImageUri": props.image.uri,
+                "ContainerEntrypoint": list(props.image.entrypoint),
+                "CodeUri": props.image.code.s3_uri if props.image.code else "",
+                "Environment": props.image.environment(
+                    {
+                        "dataset_format": json.dumps(DATASET_FORMAT),
+                        "dataset_source": DATASET_LOCAL_PATH,
+                        "output_path": OUTPUT_LOCAL_PATH,
+                        "publish_cloudwatch_metrics": "Disabled",
+                    }
+                ),
+                "DatasetUri": dataset_uri,
+                "OutputUri": f"s3://{props.bucket_name}/{BASELINE_PREFIX}",
+                "KmsKeyArn": props.key.key_arn,
+                "InstanceType": props.instance_type,
+                "VolumeSizeInGB": str(VOLUME_SIZE_GB),
+                "MaxRuntimeInSeconds": str(props.timeout_minutes * 60),
+            },
+        )
+        # The job must be able to read and write with its policy as soon as it starts.
+        resource.node.add_dependency(self.job_role.node.find_child("DefaultPolicy"))
+        self.statistics_uri = resource.get_att_string("StatisticsS3Uri")
+        self.constraints_uri = resource.get_att_string("ConstraintsS3Uri")
+        self.job_name = resource.get_att_string("BaseliningJobName")
+        self.baseline_id = resource.get_att_string("BaselineId")
+        self.resource = resource
+
+    def _grant_dataset(self, props: BaselineProps) -> str:
+        if props.dataset_uri:
+            bucket, _, key = props.dataset_uri.removeprefix("s3://").partition("/")
+            partition = Stack.of(self).partition
+            objects = f"arn:{partition}:s3:::{bucket}/{key}*"
+            self.job_role.add_to_policy(
+                iam.PolicyStatement(sid="ReadDataset", actions=["s3:GetObject"], resources=[objects])
+            )
+            self.job_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListDataset",
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{partition}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": [f"{key}*"]}},
+                )
+            )
+            acknowledge_wildcard_resource(
+                self.job_role,
+                objects,
+                "The configured baseline dataset is a prefix; the job reads the objects under it only.",
+            )
+            return props.dataset_uri
+        if props.dataset_path is None or not Path(props.dataset_path).exists():
+            raise FileNotFoundError(
+                f"Baseline dataset {props.dataset_path} is missing: run `make model` "
+                "(python -m model.train), or set baseline_dataset_uri in cdk.json."
+            )
+        asset = s3_assets.Asset(self, "Dataset", path=str(props.dataset_path))
+        grant_read_asset(self.job_role, asset, "ReadDataset")
+        return asset.s3_object_url
+
+    def _log_group(self, construct_id: str, props: BaselineProps) -> logs.LogGroup:
+        return log_group(self, construct_id, props.log_retention_days, props.retain_logs)
+
+    def _function(
+        self, construct_id: str, handler: str, props: BaselineProps, *, sagemaker_write: bool
+    ) -> lambda_.Function:
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Baseline custom resource: {handler}",
+        )
+        log_group = self._log_group(f"{construct_id}Logs", props)
+        function = lambda_.Function(
+            self,
+            construct_id,
+            runtime=LAMBDA_RUNTIME,
+            handler=f"baseline_handler.{handler}",
+            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+            timeout=Duration.minutes(1),
+            memory_size=256,
+            role=role,
+            log_group=log_group,
+            description=f"Baseline custom resource ({handler})",
+        )
+        log_group.grant_write(role)
+        if sagemaker_write:
+            grant_run_jobs(role, job_name_prefix=props.job_name_prefix, job_role=self.job_role, key=props.key)
+        else:
+            jobs = (
+                f"arn:{Stack.of(self).partition}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+                f":processing-job/{props.job_name_prefix}*"
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="WatchBaselineJobs", actions=["sagemaker:DescribeProcessingJob"], resources=[jobs]
+                )
+            )
+            acknowledge_wildcard_resource(
+                role,
+                jobs,
+                "Job names end in a content hash computed at deploy time; scoped to this stack's "
+                "baselining jobs.",
+            )
+        return function
+
+    def _acknowledge_provider_findings(
+        self, provider: cr.Provider, roles: Iterable[iam.Role], *handlers: lambda_.Function
+    ) -> None:
+        """Findings on what the Provider framework generates: invoke grants, the waiter state machine."""
+        framework = [provider.node.find_child(f"framework-{name}") for name in ("isComplete", "onTimeout")]
+        for function in (*handlers, *framework):
+            for scope in (provider, *roles):
+                acknowledge_wildcard_resource(
+                    scope,
+                    f"{function.function_arn}:*",
+                    "The Provider framework invokes its handlers by ARN, any version (grant_invoke).",
+                )
+        waiter = provider.node.find_child("waiter-state-machine")
+        Validations.of(waiter).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="The waiter state machine's log delivery: CloudWatch Logs delivery APIs support no "
+                "resource-level scoping.",
+            )
+        )
+        Validations.of(waiter).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SF2",
+                reason="CDK's Provider framework offers no X-Ray option for its waiter state machine, which "
+                "only polls is_complete; its executions are logged (level ALL).",
+            )
+        )

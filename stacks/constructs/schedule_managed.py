@@ -1,0 +1,104 @@
+"""The `managed` engine: SageMaker Model Monitor runs the prebuilt analyzer on the endpoint's captures.
+
+`AWS::SageMaker::DataQualityJobDefinition` has only create-only properties and no name attribute, so its
+name is versioned by content: a hash of its synthesized properties plus the baseline's id (which changes
+with the baseline at deploy time). Any change creates a definition under a new name, the schedule
+switches to it, and CloudFormation deletes the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from aws_cdk import Stack
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from stacks.constructs.analyzer_job import OUTPUT_LOCAL_PATH, VOLUME_SIZE_GB
+from stacks.constructs.capture_storage import REPORTS_PREFIX
+from stacks.constructs.monitoring_job import ENDPOINT_INPUT_LOCAL_PATH, MonitoringProps, monitoring_job_role
+
+DQ = sagemaker.CfnDataQualityJobDefinition
+
+
+class ManagedSchedule(Construct):
+    """Exposes `schedule_name`, `job_definition` and `schedule`."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: MonitoringProps) -> None:
+        super().__init__(scope, construct_id)
+        self.schedule_name = props.schedule_name
+        self.role = monitoring_job_role(self, "JobRole", props, publish_metrics=True)
+        definition = dict(
+            data_quality_app_specification=DQ.DataQualityAppSpecificationProperty(
+                image_uri=props.image.uri,
+                environment={"publish_cloudwatch_metrics": "Enabled"},
+            ),
+            data_quality_baseline_config=DQ.DataQualityBaselineConfigProperty(
+                constraints_resource=DQ.ConstraintsResourceProperty(s3_uri=props.constraints_uri),
+                statistics_resource=DQ.StatisticsResourceProperty(s3_uri=props.statistics_uri),
+            ),
+            data_quality_job_input=DQ.DataQualityJobInputProperty(
+                endpoint_input=DQ.EndpointInputProperty(
+                    endpoint_name=props.endpoint_name,
+                    local_path=ENDPOINT_INPUT_LOCAL_PATH,
+                    s3_input_mode="File",
+                    s3_data_distribution_type="FullyReplicated",
+                )
+            ),
+            data_quality_job_output_config=DQ.MonitoringOutputConfigProperty(
+                kms_key_id=props.key.key_arn,
+                monitoring_outputs=[
+                    DQ.MonitoringOutputProperty(
+                        s3_output=DQ.S3OutputProperty(
+                            local_path=OUTPUT_LOCAL_PATH,
+                            # The service appends <endpoint>/<schedule>/yyyy/mm/dd/HH.
+                            s3_uri=props.s3_uri(REPORTS_PREFIX),
+                            s3_upload_mode="EndOfJob",
+                        )
+                    )
+                ],
+            ),
+            job_resources=DQ.MonitoringResourcesProperty(
+                cluster_config=DQ.ClusterConfigProperty(
+                    instance_count=1,
+                    instance_type=props.instance_type,
+                    volume_size_in_gb=VOLUME_SIZE_GB,
+                    volume_kms_key_id=props.key.key_arn,
+                )
+            ),
+            network_config=DQ.NetworkConfigProperty(
+                enable_network_isolation=True,
+                enable_inter_container_traffic_encryption=True,
+            ),
+            role_arn=self.role.role_arn,
+            stopping_condition=DQ.StoppingConditionProperty(max_runtime_in_seconds=props.max_runtime_seconds),
+        )
+        version = _content_hash(Stack.of(self).resolve(definition))
+        name_start = f"{props.endpoint_name[:30].rstrip('-')}-dq-{version}-"
+        self.job_definition = DQ(
+            self,
+            "JobDefinition",
+            job_definition_name=name_start + props.baseline_id,
+            endpoint_name=props.endpoint_name,
+            **definition,
+        )
+        self.job_definition.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        self.schedule = sagemaker.CfnMonitoringSchedule(
+            self,
+            "Schedule",
+            monitoring_schedule_name=props.schedule_name,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                monitoring_job_definition_name=self.job_definition.job_definition_name,
+                monitoring_type="DataQuality",
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
+                    schedule_expression=props.schedule_expression
+                ),
+            ),
+        )
+        # The definition has no name attribute to reference: order the schedule after it explicitly.
+        self.schedule.node.add_dependency(self.job_definition)
+
+
+def _content_hash(resolved: object) -> str:
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -1,0 +1,376 @@
+"""The `self-hosted` engine: the project's analyzer, run hourly as a SageMaker Processing job.
+
+EventBridge Scheduler (the same cron as Model Monitor) starts a Step Functions state machine with the
+scheduled time. The state machine (JSONata, no Lambda) computes the previous hour's window, capture
+folder, report folder and job name; fails the run with the service's reason "Job inputs had no data"
+when the hour has no capture file (CreateProcessingJob itself rejects an empty input prefix); runs
+`python3 -m analyzer container` with `createProcessingJob.sync`; then publishes the run's metrics file
+with PutMetricData (the job is network-isolated: no network, no credentials). A failed run fails the
+execution, which EventBridge reports as a `Step Functions Execution Status Change` event.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Aws, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.constructs.analyzer_job import (
+    CODE_LOCAL_PATH,
+    METRICS_NAMESPACE,
+    OUTPUT_LOCAL_PATH,
+    VOLUME_SIZE_GB,
+    grant_run_jobs,
+)
+from stacks.constructs.log_groups import log_group
+from stacks.constructs.monitoring_job import (
+    CONSTRAINTS_LOCAL_DIR,
+    ENDPOINT_INPUT_LOCAL_PATH,
+    STATISTICS_LOCAL_DIR,
+    MonitoringProps,
+    grant_put_metrics,
+    monitoring_job_role,
+)
+from stacks.nag import acknowledge_wildcard_resource
+
+CAPTURE_FORMAT = {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+METRICS_LOCAL_PATH = "/opt/ml/processing/metrics"
+METRICS_FOLDER = "metrics"
+METRICS_FILE = "data-metrics.json"  # analyzer/metrics.py METRICS_FILE
+# PutMetricData takes at most 1,000 values per call; 500 as in analyzer/metrics.py.
+METRICS_BATCH = 500
+NO_DATA_ERROR = "NoCapturedData"
+SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
+HOUR_MS = 3_600_000
+
+
+def _expr(body: str) -> str:
+    return "{% " + body + " %}"
+
+
+def _utc(millis: str, picture: str) -> str:
+    return f"$fromMillis({millis}, '{picture}')"
+
+
+ISO = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z"
+FOLDER = "[Y0001]/[M01]/[D01]/[H01]"
+JOB_SUFFIX = "[Y0001][M01][D01][H01]"
+
+
+def job_name_prefix(schedule_name: str) -> str:
+    """Every run's job is `<prefix><yyyymmddHH>` of its scheduled hour: unique per hour, within 63 chars."""
+    return f"{schedule_name[:52].rstrip('-')}-"
+
+
+class SelfHostedSchedule(Construct):
+    """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        props: MonitoringProps,
+        *,
+        log_retention_days: int,
+        retain_logs: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.schedule_name = props.schedule_name
+        self.processing_job_name_prefix = job_name_prefix(props.schedule_name)
+        self.job_role = monitoring_job_role(self, "JobRole", props, publish_metrics=False)
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition(props)),
+            query_language=sfn.QueryLanguage.JSONATA,
+            timeout=Duration.seconds(props.max_runtime_seconds + 1800),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group(self, "Logs", log_retention_days, retain_logs),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            comment=f"Hourly data-quality run of {props.endpoint_name} (self-hosted analyzer)",
+        )
+        self._grant(props)
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule_name=props.schedule_name,
+            schedule=scheduler.ScheduleExpression.expression(props.schedule_expression),
+            description=f"Hourly data-quality monitoring of {props.endpoint_name}",
+            target=targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"scheduledTime": scheduler.ContextAttribute.scheduled_time}
+                ),
+                retry_attempts=3,
+                max_event_age=Duration.minutes(30),
+            ),
+        )
+
+    def _definition(self, props: MonitoringProps) -> sfn.IChainable:
+        bucket = props.bucket_name
+        # The hour that ends at the scheduled time (or at the start of a manual run without input).
+        hour = sfn.Pass.jsonata(
+            self,
+            "Hour",
+            outputs={
+                "end": _expr(
+                    "($s := $exists($states.input.scheduledTime) ? $states.input.scheduledTime"
+                    " : $states.context.Execution.StartTime; $t := $toMillis($s); $t - $t % 3600000)"
+                )
+            },
+        )
+        start = f"($states.input.end - {HOUR_MS})"
+        end = "$states.input.end"
+        window = sfn.Pass.jsonata(
+            self,
+            "Window",
+            assign={
+                "windowStart": _expr(_utc(start, ISO)),
+                "windowEnd": _expr(_utc(end, ISO)),
+                "hourFolder": _expr(_utc(start, FOLDER)),
+                "reportFolder": _expr(f"'{props.report_key_prefix}' & {_utc(end, FOLDER)}"),
+                "jobName": _expr(f"'{self.processing_job_name_prefix}' & {_utc(end, JOB_SUFFIX)}"),
+            },
+        )
+        find_captures = sfn.CustomState(
+            self,
+            "FindCaptures",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:s3:listObjectsV2",
+                "Arguments": {
+                    "Bucket": bucket,
+                    "MaxKeys": 1,
+                    "Prefix": _expr(f"'{props.capture_key_prefix}' & $hourFolder & '/'"),
+                },
+                "Assign": {"captureFiles": _expr("$states.result.KeyCount")},
+            },
+        )
+        find_captures.add_retry(
+            errors=["S3.S3Exception", "S3.SdkClientException"],
+            max_attempts=4,
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+        )
+        no_data = sfn.Fail.jsonata(
+            self,
+            "NoData",
+            error=NO_DATA_ERROR,
+            cause=_expr(
+                f"'Job inputs had no data: no capture file under s3://{bucket}/{props.capture_key_prefix}' & "
+                "$hourFolder & '/ for the window ' & $windowStart & ' to ' & $windowEnd"
+            ),
+        )
+        run = sfn.CustomState(
+            self,
+            "RunAnalyzer",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+                "Arguments": self._processing_job(props),
+            },
+        )
+        # Throttling and transient API errors surface as the service's generic exception.
+        run.add_retry(
+            errors=["SageMaker.AmazonSageMakerException", "ThrottlingException"],
+            max_attempts=4,
+            interval=Duration.seconds(15),
+            backoff_rate=2,
+        )
+        read_metrics = sfn.CustomState(
+            self,
+            "ReadMetrics",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:s3:getObject",
+                "Arguments": {
+                    "Bucket": bucket,
+                    "Key": _expr(f"$reportFolder & '/{METRICS_FOLDER}/{METRICS_FILE}'"),
+                },
+                "Output": _expr("$parse($states.result.Body).MetricData"),
+            },
+        )
+        read_metrics.add_retry(
+            errors=["S3.S3Exception", "S3.SdkClientException"],
+            max_attempts=4,
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+        )
+        done = sfn.Succeed(self, "Done")
+        # No metrics file: the constraints disable emit_metrics.
+        read_metrics.add_catch(done, errors=["S3.NoSuchKeyException"])
+        put_metrics = sfn.CustomState(
+            self,
+            "PutMetricData",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:cloudwatch:putMetricData",
+                "Arguments": {
+                    "Namespace": METRICS_NAMESPACE,
+                    "MetricData": _expr("$states.input.MetricData"),
+                },
+            },
+        )
+        put_metrics.add_retry(
+            errors=[
+                "CloudWatch.CloudWatchException",
+                "CloudWatch.LimitExceededException",
+                "ThrottlingException",
+            ],
+            max_attempts=5,
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+        )
+        publish = sfn.Map.jsonata(
+            self,
+            "PublishMetrics",
+            max_concurrency=2,
+            # Batches of METRICS_BATCH values; each batch is an object so one batch stays a list.
+            items=sfn.ProvideItems.jsonata(
+                _expr(
+                    f"($d := $states.input; $n := $count($d); [$map($n = 0 ? [] : [0..$floor(($n - 1) / "
+                    f"{METRICS_BATCH})], function($i) {{ {{'MetricData': [$d[[$i * {METRICS_BATCH} .. "
+                    f"$i * {METRICS_BATCH} + {METRICS_BATCH - 1}]]]}} }})])"
+                )
+            ),
+        )
+        publish.item_processor(put_metrics)
+        return (
+            hour.next(window)
+            .next(find_captures)
+            .next(
+                sfn.Choice.jsonata(self, "HasCaptures")
+                .when(
+                    sfn.Condition.jsonata(_expr("$captureFiles > 0")),
+                    run.next(read_metrics).next(publish).next(done),
+                )
+                .otherwise(no_data)
+            )
+        )
+
+    def _processing_job(self, props: MonitoringProps) -> dict:
+        image = props.image
+        local_captures = f"{ENDPOINT_INPUT_LOCAL_PATH}/{props.endpoint_name}/{props.variant_name}/"
+        return {
+            "ProcessingJobName": _expr("$jobName"),
+            "RoleArn": self.job_role.role_arn,
+            "AppSpecification": {"ImageUri": image.uri, "ContainerEntrypoint": list(image.entrypoint)},
+            "Environment": image.environment(
+                {
+                    "dataset_format": json.dumps(CAPTURE_FORMAT),
+                    "dataset_source": ENDPOINT_INPUT_LOCAL_PATH,
+                    "output_path": OUTPUT_LOCAL_PATH,
+                    "baseline_statistics": f"{STATISTICS_LOCAL_DIR}/statistics.json",
+                    "baseline_constraints": f"{CONSTRAINTS_LOCAL_DIR}/constraints.json",
+                    "publish_cloudwatch_metrics": "Enabled",
+                    "output_metrics_path": METRICS_LOCAL_PATH,
+                    "sagemaker_endpoint_name": props.endpoint_name,
+                    "sagemaker_monitoring_schedule_name": props.schedule_name,
+                    "start_time": _expr("$windowStart"),
+                    "end_time": _expr("$windowEnd"),
+                }
+            ),
+            "ProcessingInputs": [
+                _input(
+                    "endpoint",
+                    _expr(f"'s3://{props.bucket_name}/{props.capture_key_prefix}' & $hourFolder & '/'"),
+                    _expr(f"'{local_captures}' & $hourFolder"),
+                ),
+                _input("baseline_statistics", props.statistics_uri, STATISTICS_LOCAL_DIR),
+                _input("baseline_constraints", props.constraints_uri, CONSTRAINTS_LOCAL_DIR),
+                _input("code", image.code.s3_uri, CODE_LOCAL_PATH),
+            ],
+            "ProcessingOutputConfig": {
+                "KmsKeyId": props.key.key_arn,
+                "Outputs": [
+                    _output(
+                        "monitoring_output",
+                        _expr(f"'s3://{props.bucket_name}/' & $reportFolder"),
+                        OUTPUT_LOCAL_PATH,
+                    ),
+                    _output(
+                        METRICS_FOLDER,
+                        _expr(f"'s3://{props.bucket_name}/' & $reportFolder & '/{METRICS_FOLDER}'"),
+                        METRICS_LOCAL_PATH,
+                    ),
+                ],
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": props.instance_type,
+                    "VolumeSizeInGB": VOLUME_SIZE_GB,
+                    "VolumeKmsKeyId": props.key.key_arn,
+                }
+            },
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+            "StoppingCondition": {"MaxRuntimeInSeconds": props.max_runtime_seconds},
+        }
+
+    def _grant(self, props: MonitoringProps) -> None:
+        role = self.state_machine.role
+        partition = Stack.of(self).partition
+        bucket = f"arn:{partition}:s3:::{props.bucket_name}"
+        grant_run_jobs(
+            role, job_name_prefix=self.processing_job_name_prefix, job_role=self.job_role, key=props.key
+        )
+        sync_rule = f"arn:{partition}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{SYNC_RULE}"
+        metrics_files = f"{bucket}/{props.report_key_prefix}*/{METRICS_FOLDER}/{METRICS_FILE}"
+        for sid, actions, resources, conditions in (
+            # createProcessingJob.sync waits through this managed EventBridge rule.
+            (
+                "SyncProcessingJobs",
+                ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                [sync_rule],
+                None,
+            ),
+            (
+                "FindCaptures",
+                ["s3:ListBucket"],
+                [bucket],
+                {"StringLike": {"s3:prefix": [f"{props.capture_key_prefix}*"]}},
+            ),
+            ("ReadMetricsFiles", ["s3:GetObject"], [metrics_files], None),
+            (
+                "DecryptMetricsFiles",
+                ["kms:Decrypt"],
+                [props.key.key_arn],
+                {"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
+            )
+        grant_put_metrics(role)
+        acknowledge_wildcard_resource(
+            role, metrics_files, "The run's metrics file, in any hour folder of this schedule's reports."
+        )
+
+
+def _input(name: str, uri: str, local_path: str) -> dict:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def _output(name: str, uri: str, local_path: str) -> dict:
+    return {
+        "OutputName": name,
+        "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"},
+    }
