@@ -252,6 +252,9 @@ def test_managed_job_role_reads_captures_and_baseline_writes_reports_and_its_met
     assert statement(statements, "PublishDataQualityMetrics")["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"}
     }
+    assert statement(statements, "GrantVolumeKey")["Condition"] == {
+        "Bool": {"kms:GrantIsForAWSResource": "true"}
+    }
     assert not [a for a in allowed if a.endswith("*") or a in ("s3:DeleteObject", "s3:PutObjectAcl")]
 
 
@@ -432,6 +435,8 @@ def test_self_hosted_roles_are_least_privilege():
         "sagemaker:CreateProcessingJob",
         "sagemaker:DescribeProcessingJob",
         "sagemaker:StopProcessingJob",
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
     ):
         assert allowed[action] == [jobs]
     rule = "arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule"

@@ -31,8 +31,7 @@ CONTAINER_ENTRYPOINT = ("python3", "-m", "analyzer", "container")
 CODE_LOCAL_PATH = "/opt/ml/processing/input/code"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 VOLUME_SIZE_GB = 20
-# Contract, sections 2 and 7.
-METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+# Contract, section 2.
 OUTPUT_LOCAL_PATH = "/opt/ml/processing/output"
 
 
@@ -186,8 +185,16 @@ def processing_job_role(
     return role
 
 
-def grant_run_jobs(principal: iam.Role, *, job_name_prefix: str, job_role: iam.IRole, key: kms.IKey) -> None:
-    """Let `principal` start, watch and stop processing jobs named `<job_name_prefix>*` run by `job_role`."""
+def grant_run_jobs(
+    principal: iam.Role,
+    *,
+    job_name_prefix: str,
+    job_role: iam.IRole,
+    key: kms.IKey,
+    extra_actions: tuple[str, ...] = (),
+) -> None:
+    """Let `principal` start, watch and stop processing jobs named `<job_name_prefix>*` run by `job_role`
+    (plus `extra_actions` on those jobs)."""
     stack = Stack.of(job_role)
     jobs = f"arn:{stack.partition}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:processing-job/{job_name_prefix}*"
     principal.add_to_principal_policy(
@@ -197,6 +204,7 @@ def grant_run_jobs(principal: iam.Role, *, job_name_prefix: str, job_role: iam.I
                 "sagemaker:CreateProcessingJob",
                 "sagemaker:DescribeProcessingJob",
                 "sagemaker:StopProcessingJob",
+                *extra_actions,
             ],
             resources=[jobs],
         )

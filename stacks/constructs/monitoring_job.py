@@ -14,7 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.constructs.analyzer_job import METRICS_NAMESPACE, AnalyzerImage, processing_job_role
+from analyzer.metrics import NAMESPACE as METRICS_NAMESPACE
+from stacks.constructs.analyzer_job import AnalyzerImage, processing_job_role
 from stacks.constructs.capture_storage import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
 from stacks.nag import acknowledge_wildcard_resource
 

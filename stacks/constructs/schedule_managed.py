@@ -12,6 +12,7 @@ import hashlib
 import json
 
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -29,6 +30,15 @@ class ManagedSchedule(Construct):
         super().__init__(scope, construct_id)
         self.schedule_name = props.schedule_name
         self.role = monitoring_job_role(self, "JobRole", props, publish_metrics=True)
+        # The service starts each run with this role, so the role itself encrypts the run's volume.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GrantVolumeKey",
+                actions=["kms:CreateGrant"],
+                resources=[props.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
         definition = dict(
             data_quality_app_specification=DQ.DataQualityAppSpecificationProperty(
                 image_uri=props.image.uri,

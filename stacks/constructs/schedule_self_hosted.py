@@ -20,9 +20,10 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from analyzer.metrics import BATCH_SIZE as METRICS_BATCH
+from analyzer.metrics import METRICS_FILE, NAMESPACE
 from stacks.constructs.analyzer_job import (
     CODE_LOCAL_PATH,
-    METRICS_NAMESPACE,
     OUTPUT_LOCAL_PATH,
     VOLUME_SIZE_GB,
     grant_run_jobs,
@@ -41,9 +42,6 @@ from stacks.nag import acknowledge_wildcard_resource
 CAPTURE_FORMAT = {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
 METRICS_LOCAL_PATH = "/opt/ml/processing/metrics"
 METRICS_FOLDER = "metrics"
-METRICS_FILE = "data-metrics.json"  # analyzer/metrics.py METRICS_FILE
-# PutMetricData takes at most 1,000 values per call; 500 as in analyzer/metrics.py.
-METRICS_BATCH = 500
 NO_DATA_ERROR = "NoCapturedData"
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 HOUR_MS = 3_600_000
@@ -215,7 +213,7 @@ class SelfHostedSchedule(Construct):
                 "Type": "Task",
                 "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:cloudwatch:putMetricData",
                 "Arguments": {
-                    "Namespace": METRICS_NAMESPACE,
+                    "Namespace": NAMESPACE,
                     "MetricData": _expr("$states.input.MetricData"),
                 },
             },
@@ -320,8 +318,13 @@ class SelfHostedSchedule(Construct):
         role = self.state_machine.role
         partition = Stack.of(self).partition
         bucket = f"arn:{partition}:s3:::{props.bucket_name}"
+        # AWS's policy for the createProcessingJob.sync integration also lists the tag actions.
         grant_run_jobs(
-            role, job_name_prefix=self.processing_job_name_prefix, job_role=self.job_role, key=props.key
+            role,
+            job_name_prefix=self.processing_job_name_prefix,
+            job_role=self.job_role,
+            key=props.key,
+            extra_actions=("sagemaker:AddTags", "sagemaker:ListTags"),
         )
         sync_rule = f"arn:{partition}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{SYNC_RULE}"
         metrics_files = f"{bucket}/{props.report_key_prefix}*/{METRICS_FOLDER}/{METRICS_FILE}"
