@@ -173,6 +173,19 @@ def test_monitoring_is_deployed_after_the_endpoint(engine):
     assert stacks.endpoint in stacks.monitoring.dependencies
 
 
+def test_a_configured_dataset_uri_is_baselined_instead_of_the_asset():
+    template = build_monitoring(baseline_dataset_uri="s3://churn-data/2024/train.csv")
+    _, baseline = only(template, "Custom::DataQualityBaseline")
+    assert baseline["Properties"]["DatasetUri"] == "s3://churn-data/2024/train.csv"
+    statements = role_statements(template, "BaselineJobRole")
+    assert (
+        render(statement(statements, "ReadDataset")["Resource"]) == "arn:aws:s3:::churn-data/2024/train.csv*"
+    )
+    assert statement(statements, "ListDataset")["Condition"] == {
+        "StringLike": {"s3:prefix": ["2024/train.csv*"]}
+    }
+
+
 # --- managed engine ---------------------------------------------------------------------------------
 
 
