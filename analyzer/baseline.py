@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 
-from analyzer.datasets import DEFAULT_BATCH_ROWS, DEFAULT_PARALLELISM, DatasetError, read_partitioned
+from analyzer.datasets import DEFAULT_BATCH_ROWS, DEFAULT_PARALLELISM, DatasetError, list_files, read_partitioned
 from analyzer.jsonfmt import dumps
 from analyzer.profile import Profile, Profiler
 from analyzer.suggest import suggest_constraints
 
+# Inputs from this size on get their numeric aggregation in a child process from the start.
+BACKGROUND_BYTES = 16 * 1024 * 1024
 STATISTICS_FILE = "statistics.json"
 CONSTRAINTS_FILE = "constraints.json"
 
@@ -26,6 +28,10 @@ def _write(path: str, document: dict) -> None:
         handle.write(dumps(document))
 
 
+def _size(dataset: str) -> int:
+    return sum(os.path.getsize(path) for path in list_files(dataset))
+
+
 def profile_dataset(
     dataset: str,
     fmt: str = "csv",
@@ -35,7 +41,7 @@ def profile_dataset(
 ) -> Profile:
     """Profile of a dataset file or folder; raises DatasetError when it cannot be read or is empty."""
     names, partitions, batches = read_partitioned(dataset, fmt, header, batch_rows, parallelism)
-    profiler = Profiler(names, partitions=partitions)
+    profiler = Profiler(names, partitions=partitions, background=_size(dataset) >= BACKGROUND_BYTES)
     for partition, batch in batches:
         profiler.update(batch, partition=partition)
     profile = profiler.result()

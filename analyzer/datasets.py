@@ -35,6 +35,8 @@ MAX_PARTITION_BYTES = 128 * 1024 * 1024  # spark.sql.files.maxPartitionBytes
 OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes
 DEFAULT_PARALLELISM = 4
 DEFAULT_BATCH_ROWS = 16_384
+MIN_BLOCK_BYTES = 1 << 18
+MAX_BLOCK_BYTES = 1 << 22
 MAX_REPORTED_LINES = 10
 
 _TEXT = pa.string()
@@ -207,6 +209,15 @@ def _locate_lines(split: Split, texts: list[str]) -> list[int]:
     return found
 
 
+def _block_size(path: str, batch_rows: int) -> int:
+    """pyarrow reads by bytes: about `batch_rows` rows, judged from the file's second line."""
+    with open(path, "rb") as handle:
+        handle.readline()
+        row_bytes = max(len(handle.readline()), 16)
+    # pyarrow's streaming reader is fastest with blocks of a few hundred KB to a few MB.
+    return min(max(batch_rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
+
+
 def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows: int) -> Iterator[Batch]:
     begin, end = line_range(split)
     if end <= begin:
@@ -221,11 +232,10 @@ def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows:
             ragged.append(row.text)
         return "skip"
 
-    width = max(1, len(",".join(names)))
     reader = pacsv.open_csv(
         _RangeFile(split.path, begin, end),
         read_options=pacsv.ReadOptions(
-            column_names=names, skip_rows=1 if skip_header else 0, block_size=max(1 << 16, batch_rows * width)
+            column_names=names, skip_rows=1 if skip_header else 0, block_size=_block_size(split.path, batch_rows)
         ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
         convert_options=pacsv.ConvertOptions(

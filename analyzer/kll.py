@@ -52,13 +52,21 @@ def _total_capacity(levels: int) -> int:
     return sum(capacity(h) for h in range(levels))
 
 
-def _sort_total_order(values: np.ndarray) -> np.ndarray:
+def has_negative_zero(values: np.ndarray) -> bool:
+    return bool(np.signbit(values[values == 0.0]).any())
+
+
+def _sort_total_order(values: np.ndarray, runs: bool = False, signed_zeros: bool = True) -> np.ndarray:
     """Sort along the last axis in Java's `Double.compare` order (-0.0 before 0.0).
 
     numpy treats -0.0 == 0.0 and may leave them in any order; Scala's `sorted` puts every -0.0
-    first. When a negative zero is present, rewrite each row's zero block in that order.
+    first. When a negative zero is present, rewrite each row's zero block in that order
+    (`signed_zeros=False` promises there is none). `runs`: the rows are a few sorted runs
+    (levels above 0), which timsort merges fastest.
     """
-    out = np.sort(values, axis=-1)
+    out = np.sort(values, axis=-1, kind="stable" if runs else "quicksort")
+    if not signed_zeros:
+        return out
     negative_zero = (values == 0.0) & np.signbit(values)
     if not negative_zero.any():
         return out
@@ -192,13 +200,18 @@ class SketchGroup:
         self.offsets = [0]
         self.actual = 0
         self.total = capacity(0)
+        self.signed_zeros = False  # a -0.0 was added: sorts must then order signed zeros
 
     @property
     def rows(self) -> int:
         return self.levels[0].shape[0]
 
-    def update(self, values: np.ndarray) -> None:
-        """Append values (rows x n) exactly as n one-at-a-time updates would."""
+    def update(self, values: np.ndarray, signed_zeros: bool | None = None) -> None:
+        """Append values (rows x n) exactly as n one-at-a-time updates would.
+
+        `signed_zeros`: whether `values` holds a -0.0 (checked here when not given).
+        """
+        self.signed_zeros |= has_negative_zero(values) if signed_zeros is None else signed_zeros
         n = values.shape[1]
         position = 0
         while position < n:
@@ -229,7 +242,7 @@ class SketchGroup:
         even = items - items % 2
         if self.num_compress[height] % 2 == 1:
             self.offsets[height] = 1 - self.offsets[height]
-        ordered = _sort_total_order(buffer[:, :even])
+        ordered = _sort_total_order(buffer[:, :even], runs=height > 0, signed_zeros=self.signed_zeros)
         self.levels[height] = buffer[:, even:].copy()
         self.num_compress[height] += 1
         return ordered[:, self.offsets[height] : even : 2]
@@ -241,6 +254,7 @@ class SketchGroup:
         group.num_compress = list(self.num_compress)
         group.offsets = list(self.offsets)
         group.actual, group.total = self.actual, self.total
+        group.signed_zeros = self.signed_zeros
         return group
 
     def states(self) -> list[SketchState]:
@@ -270,6 +284,7 @@ def merge_states(target: SketchState, other: SketchState) -> SketchState:
     group.num_compress, group.offsets = num_compress, offsets
     group.total = _total_capacity(len(levels))
     group.actual = sum(len(level) for level in levels)
+    group.signed_zeros = any(has_negative_zero(level) for level in levels)
     while group.actual >= group.total:
         group._condense()
     return group.states()[0]

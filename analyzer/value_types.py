@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import bool_array, index_array, string_lengths, to_numpy
+
 FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))$"
 INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
 BOOLEAN_PATTERN = r"^(true|false)$"
@@ -40,45 +42,41 @@ def classify(values: pa.Array) -> np.ndarray:
     Values that are plain ASCII digits are settled without a regex (the common case); the
     regexes run only on the rest.
     """
-    values = values.cast(pa.string()) if values.type != pa.string() else values
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
     codes = np.full(len(values), STRING, dtype=np.uint8)
-    if len(values) == 0:
-        return codes
-    filled = values.fill_null("")
-    codes[np.asarray(pc.equal(filled, ""))] = UNKNOWN
-    digits = np.asarray(pc.ascii_is_decimal(filled))
-    codes[digits] = INTEGRAL
-    rest = np.flatnonzero(codes == STRING)
-    if len(rest) == 0:
-        return codes
-    subset = filled.take(pa.array(rest))
+    unknown = string_lengths(values) == 0
+    if values.null_count:
+        unknown |= to_numpy(values.is_null())
+    codes[unknown] = UNKNOWN
+    rest = np.flatnonzero(~unknown)
+    subset = values.take(index_array(rest)) if len(rest) < len(values) else values
+    digits = to_numpy(pc.ascii_is_decimal(subset))
+    codes[rest[digits]] = INTEGRAL
+    rest, subset = rest[~digits], subset.filter(bool_array(~digits))
     for code, pattern in ((FRACTIONAL, FRACTIONAL_PATTERN), (INTEGRAL, INTEGRAL_PATTERN), (BOOLEAN, BOOLEAN_PATTERN)):
-        hit = np.asarray(pc.match_substring_regex(subset, pattern))
-        codes[rest[hit]] = code
-        keep = ~hit
-        rest, subset = rest[keep], subset.filter(pa.array(keep))
         if len(rest) == 0:
             break
+        hit = to_numpy(pc.match_substring_regex(subset, pattern))
+        codes[rest[hit]] = code
+        rest, subset = rest[~hit], subset.filter(bool_array(~hit))
     return codes
 
 
 def parse_numbers(values: pa.Array, codes: np.ndarray) -> np.ndarray:
-    """float64 of every INTEGRAL/FRACTIONAL value as Spark casts it; NaN where the cast fails.
-
-    Callers pass only values whose codes are numeric (other positions come back NaN).
-    """
+    """float64 of every INTEGRAL/FRACTIONAL value as Spark casts it; NaN elsewhere and where the cast fails."""
     out = np.full(len(values), np.nan)
     numeric = np.flatnonzero((codes == INTEGRAL) | (codes == FRACTIONAL))
     if len(numeric) == 0:
         return out
-    text = values.take(pa.array(numeric)).cast(pa.string())
-    # A sign followed by a space parses nowhere; a leading space (no sign) is trimmed.
-    spaced = np.asarray(pc.match_substring_regex(text, r"^[-+] "))
-    text = pc.utf8_ltrim(text, " ")
-    if spaced.any():
-        text = pc.if_else(pa.array(spaced), "0", text)
-    out[numeric] = np.asarray(pc.cast(text, pa.float64()))
-    out[numeric[spaced]] = np.nan
+    text = values.take(index_array(numeric)) if len(numeric) < len(values) else values
+    if not pa.types.is_string(text.type):
+        text = text.cast(pa.string())
+    # A sign followed by a space parses nowhere (left NaN); a leading space (no sign) is trimmed.
+    castable = ~to_numpy(pc.match_substring_regex(text, r"^[-+] "))
+    if not castable.all():
+        numeric, text = numeric[castable], text.filter(bool_array(castable))
+    out[numeric] = to_numpy(pc.cast(pc.utf8_ltrim(text, " "), pa.float64()))
     return out
 
 

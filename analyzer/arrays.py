@@ -1,0 +1,73 @@
+"""numpy <-> pyarrow without pyarrow's pandas-based conversions.
+
+`pyarrow.Array.to_numpy`, `np.asarray(array)` and `pa.array(...)` import pandas when it is installed,
+which costs 0.5-1 s per process; these helpers build and read the buffers directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+_DTYPES = {
+    arrow_type.id: np.dtype(name)
+    for arrow_type, name in (
+        (pa.int8(), "i1"), (pa.int16(), "<i2"), (pa.int32(), "<i4"), (pa.int64(), "<i8"),
+        (pa.uint8(), "u1"), (pa.uint16(), "<u2"), (pa.uint32(), "<u4"), (pa.uint64(), "<u8"),
+        (pa.float32(), "<f4"), (pa.float64(), "<f8"),
+    )
+}  # fmt: skip
+
+
+def to_numpy(array: pa.Array, null_value: object = None) -> np.ndarray:
+    """Values of a primitive (numeric or boolean) array as numpy.
+
+    Nulls are replaced by `null_value`; without one, an array with nulls is refused.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count and null_value is None:
+        raise ValueError("to_numpy needs an array without nulls, or a null_value")
+    validity, data = array.buffers()[:2]
+    if pa.types.is_boolean(array.type):
+        out = _bits(data, array.offset, len(array))
+    else:
+        dtype = _DTYPES[array.type.id]
+        out = (
+            np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
+            if data is not None
+            else np.zeros(0, dtype=dtype)
+        )
+    if array.null_count:
+        out = out.copy()
+        out[~_bits(validity, array.offset, len(array))] = null_value
+    return out
+
+
+def _bits(buffer: pa.Buffer | None, offset: int, length: int) -> np.ndarray:
+    if buffer is None or length == 0:
+        return np.zeros(length, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")
+    return bits[offset : offset + length].astype(bool)
+
+
+def string_lengths(array: pa.Array) -> np.ndarray:
+    """Byte length of each value of a string array (0 for nulls)."""
+    offsets = array.buffers()[1]
+    dtype = np.dtype("<i8") if pa.types.is_large_string(array.type) else np.dtype("<i4")
+    if offsets is None:
+        return np.zeros(len(array), dtype=np.int64)
+    bounds = np.frombuffer(offsets, dtype=dtype, count=len(array) + 1, offset=array.offset * dtype.itemsize)
+    return np.diff(bounds).astype(np.int64)
+
+
+def bool_array(mask: np.ndarray) -> pa.Array:
+    """A pyarrow boolean array of a numpy mask (for `filter`)."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
+
+
+def index_array(indices: np.ndarray) -> pa.Array:
+    """A pyarrow int64 array of numpy indices (for `take`)."""
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(indices), [None, pa.py_buffer(indices)])

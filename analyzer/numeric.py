@@ -1,0 +1,350 @@
+"""Order-dependent numeric aggregates of the profiler: sum, moments and KLL sketches.
+
+Spark aggregates each input partition separately, then merges the partial buffers into a fresh
+one in partition order. Per partition and column:
+
+- sum: left to right from 0.0 (integer-valued sums below 2**53 are exact in any order, so they
+  skip the sequential pass);
+- moments: Spark's `CentralMomentAgg` update, value by value
+  (`delta = x - avg; n += 1; avg += delta / n; m2 += delta * (delta - delta / n)`);
+- a KLL sketch (`kll.SketchGroup`: columns that received the same number of values share one
+  compaction schedule).
+
+The moment recurrence is sequential per column; it runs as one numpy loop over rows with every
+(partition, column) as a lane, so its cost is per row, not per value.
+
+`NumericAggregator` does the work in-process. `AggregatorProcess` runs the same object in a
+child process so this work overlaps the parent's reading and typing (used for large inputs);
+both have `add`, `drop` and `finish`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from analyzer import kll
+
+EXACT_INTEGER_BOUND = float(2**53)
+PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size for unprivileged processes
+MAX_IN_FLIGHT = 4  # requests the parent may send ahead of the child (bounds the memory in flight)
+
+
+@dataclass
+class Batch:
+    """One column of one partition's batch, by distinct value.
+
+    `table[indices]` are the parsed values in row order, NaN for missing or uncastable values
+    (`clean` says that none are); the profiler sends this instead of the values (smaller).
+    """
+
+    partition: int
+    column: int
+    table: np.ndarray
+    indices: np.ndarray
+    clean: bool
+
+    def values(self) -> np.ndarray:
+        values = self.table[self.indices]
+        return values if self.clean else values[~np.isnan(values)]
+
+    @property
+    def signed_zeros(self) -> bool:
+        return kll.has_negative_zero(self.table)
+
+
+@dataclass
+class Result:
+    """A column's merged aggregates: sum, count, second central moment sum, sketch."""
+
+    total: float
+    count: float
+    m2: float
+    sketch: kll.SketchState
+
+
+class _Partition:
+    """Numeric state of all columns of one partition (index = column)."""
+
+    def __init__(self, width: int) -> None:
+        self.sums = np.zeros(width)
+        self.exact = np.ones(width, dtype=bool)  # sum so far is an integer below 2**53
+        self.n = np.zeros(width)
+        self.mean = np.zeros(width)
+        self.m2 = np.zeros(width)
+        self.groups: list[tuple[kll.SketchGroup, np.ndarray]] = (
+            [(kll.SketchGroup(width), np.arange(width))] if width else []
+        )
+
+    def add_sum(self, column: int, values: np.ndarray) -> None:
+        if self.exact[column]:
+            largest = float(np.abs(values).max())
+            if largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND and bool(
+                (values == np.floor(values)).all()
+            ):
+                self.sums[column] += float(values.sum())
+                return
+            self.exact[column] = False
+        self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
+
+    def update_sketches(self, batches: dict[int, Batch], values: dict[int, np.ndarray], dropped: Sequence[int]) -> None:
+        groups = []
+        for group, columns in self.groups:
+            keep = ~np.isin(columns, dropped)
+            if not keep.all():
+                group, columns = group.select(np.flatnonzero(keep)), columns[keep]
+            if not len(columns):
+                continue
+            lengths = np.array([len(values[c]) if c in values else 0 for c in columns])
+            for length in np.unique(lengths):
+                rows = np.flatnonzero(lengths == length)
+                part = group if len(rows) == len(columns) else group.select(rows)
+                if length:
+                    signed_zeros = any(batches[c].signed_zeros for c in columns[rows])
+                    part.update(np.stack([values[c] for c in columns[rows]]), signed_zeros=signed_zeros)
+                groups.append((part, columns[rows]))
+        self.groups = groups
+
+    def sketch(self, column: int) -> kll.SketchState:
+        for group, columns in self.groups:
+            rows = np.flatnonzero(columns == column)
+            if len(rows):
+                return group.select(rows).states()[0]
+        return kll.SketchState()
+
+
+def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.ndarray]]) -> None:
+    """Advance the moments of every (partition, column, values) lane, all lanes in lockstep.
+
+    Lanes are ordered by length so the still-active ones are always a prefix.
+    """
+    lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
+    lengths = np.array([len(values) for _, _, values in lanes])
+    if not len(lanes) or lengths[0] == 0:
+        return
+    width, steps = len(lanes), int(lengths[0])
+    n0 = np.array([partitions[p].n[c] for p, c, _ in lanes])
+    mean = np.array([partitions[p].mean[c] for p, c, _ in lanes])
+    m2 = np.array([partitions[p].m2[c] for p, c, _ in lanes])
+    if (lengths == steps).all():
+        values = np.column_stack([values for _, _, values in lanes])
+    else:
+        values = np.zeros((steps, width))
+        for lane, (_, _, column) in enumerate(lanes):
+            values[: len(column), lane] = column
+    counts = n0[None, :] + np.arange(1.0, steps + 1.0)[:, None]
+    delta, delta_n, term = np.empty(width), np.empty(width), np.empty(width)
+    subtract, divide, add, multiply = np.subtract, np.divide, np.add, np.multiply
+    start = 0
+    for active in range(width, 0, -1):
+        stop = int(lengths[active - 1])
+        if stop <= start:
+            continue
+        m, s, d, dn, t = mean[:active], m2[:active], delta[:active], delta_n[:active], term[:active]
+        for x, n in zip(values[start:stop, :active], counts[start:stop, :active], strict=True):
+            subtract(x, m, d)
+            divide(d, n, dn)
+            add(m, dn, m)
+            subtract(d, dn, t)
+            multiply(d, t, t)
+            add(s, t, s)
+        start = stop
+    for lane, (p, c, _) in enumerate(lanes):
+        partitions[p].n[c] = n0[lane] + lengths[lane]
+        partitions[p].mean[c] = mean[lane]
+        partitions[p].m2[c] = m2[lane]
+
+
+def merge_moments(parts: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
+    """Spark's merge of (n, avg, m2) partition buffers into a fresh one; returns (n, m2)."""
+    n, avg, m2 = 0.0, 0.0, 0.0
+    for n2, avg2, m2_right in parts:
+        new_n = n + n2
+        delta = avg2 - avg
+        delta_n = 0.0 if new_n == 0.0 else delta / new_n
+        avg = avg + delta_n * n2
+        m2 = m2 + m2_right + delta * delta_n * n * n2
+        n = new_n
+    return n, m2
+
+
+class NumericAggregator:
+    """Sums, moments and sketches of `width` columns over `partitions` partitions."""
+
+    def __init__(self, width: int, partitions: int) -> None:
+        self._partitions = [_Partition(width) for _ in range(partitions)]
+        self._dropped: set[int] = set()
+
+    def add(self, batches: Sequence[Batch]) -> None:
+        """One flush: at most one `Batch` per (partition, column); columns not sent got no values."""
+        by_partition: dict[int, dict[int, Batch]] = {}
+        for batch in batches:
+            if batch.column not in self._dropped:
+                by_partition.setdefault(batch.partition, {})[batch.column] = batch
+        lanes = []
+        for p, partition_batches in sorted(by_partition.items()):
+            partition = self._partitions[p]
+            values = {c: batch.values() for c, batch in partition_batches.items()}
+            partition.update_sketches(partition_batches, values, sorted(self._dropped))
+            for c, column_values in values.items():
+                if len(column_values):
+                    partition.add_sum(c, column_values)
+                lanes.append((p, c, column_values))
+        welford(self._partitions, lanes)
+
+    def drop(self, columns: Sequence[int]) -> None:
+        """Stop aggregating columns that turned out not numeric."""
+        self._dropped.update(columns)
+
+    def finish(self, columns: Sequence[int]) -> dict[int, Result]:
+        """Merged results of the given columns, partitions merged in order as Spark does."""
+        results = {}
+        for c in columns:
+            total = 0.0
+            for partition in self._partitions:
+                if partition.n[c] > 0:  # Spark's sum skips a partition's null (empty) sum
+                    total = total + partition.sums[c]
+            count, m2 = merge_moments([(p.n[c], p.mean[c], p.m2[c]) for p in self._partitions])
+            sketch = kll.finalize_partitions([p.sketch(c) for p in self._partitions])
+            results[c] = Result(total, count, m2, sketch)
+        return results
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """Child side of `AggregatorProcess`: pickled `(method, argument)` in, `(kind, answer)` out.
+
+    A reader thread unpickles requests into a queue, so the parent's writes never wait for the
+    work of earlier requests.
+    """
+    # The reader thread must get the GIL quickly from the busy worker loop, or the parent's
+    # writes stall on a full pipe.
+    sys.setswitchinterval(0.0005)
+    width, partitions = pickle.load(requests)
+    aggregator = NumericAggregator(width, partitions)
+    pending: queue.Queue = queue.Queue()
+
+    def receive() -> None:
+        while True:
+            try:
+                message = pickle.load(requests)
+            except EOFError:
+                message = ("stop", None)
+            pending.put(message)
+            if message[0] == "stop":
+                return
+
+    threading.Thread(target=receive, daemon=True).start()
+    while True:
+        method, argument = pending.get()
+        if method == "stop":
+            return
+        try:
+            answer = ("done", getattr(aggregator, method)(argument))
+        except Exception:  # reported to the parent, which raises it
+            answer = ("error", traceback.format_exc())
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+        if answer[0] == "error":
+            return
+
+
+class AggregatorProcess:
+    """`NumericAggregator` in a child Python process; `add`/`drop` return at once, `finish` waits.
+
+    The child is a plain `python -c` (no re-import of the caller's `__main__`, unlike
+    multiprocessing's spawn) fed through its standard input and output.
+    """
+
+    def __init__(self, width: int, partitions: int) -> None:
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        environment = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        )
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from analyzer.numeric import serve; serve(sys.stdin.buffer, sys.stdout.buffer)",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            try:
+                fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            except OSError:
+                pass  # keep the default size
+        self._in_flight = 0
+        self._send((width, partitions))
+
+    def _send(self, message: object) -> None:
+        try:
+            pickle.dump(message, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError("the numeric aggregation process stopped unexpectedly") from None
+
+    def _call(self, method: str, argument: object) -> None:
+        while self._in_flight >= MAX_IN_FLIGHT:
+            self._answer()
+        self._send((method, argument))
+        self._in_flight += 1
+
+    def _answer(self) -> object:
+        try:
+            kind, answer = pickle.load(self._process.stdout)
+        except EOFError:
+            self.close()
+            raise RuntimeError("the numeric aggregation process stopped unexpectedly") from None
+        self._in_flight -= 1
+        if kind == "error":
+            self.close()
+            raise RuntimeError(f"numeric aggregation failed in the child process:\n{answer}")
+        return answer
+
+    def add(self, batches: Sequence[Batch]) -> None:
+        self._call("add", batches)
+
+    def drop(self, columns: Sequence[int]) -> None:
+        self._call("drop", list(columns))
+
+    def finish(self, columns: Sequence[int]) -> dict[int, Result]:
+        self._call("finish", list(columns))
+        answer = None
+        while self._in_flight:
+            answer = self._answer()
+        self.close()
+        return answer
+
+    def close(self) -> None:
+        """Stop the child (idempotent)."""
+        if self._process.poll() is None:
+            try:
+                self._send(("stop", None))
+                self._process.stdin.close()
+            except (RuntimeError, OSError):
+                pass
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process.stdout.close()
+
+
+def std_dev(result: Result) -> float:
+    """Deequ's population standard deviation, sqrt(m2 / n)."""
+    return math.sqrt(result.m2 / result.count)
