@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
@@ -82,6 +84,16 @@ def _scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON: {value!r}")
 
 
+def _floats(values: Sequence[float]) -> list[str]:
+    """Java texts of many doubles: repr where it already is Java's text, else `java_double`."""
+    texts = list(map(repr, values))
+    magnitude = np.abs(np.array(values, dtype=np.float64))
+    positional = ((magnitude >= 1e-3) & (magnitude < 1e7)) | (magnitude == 0.0)
+    for i in np.flatnonzero(~positional).tolist():
+        texts[i] = _scalar(values[i])
+    return texts
+
+
 def _write(value: object, nesting: int, out: list[str]) -> None:
     if isinstance(value, Mapping):
         if not value:
@@ -96,6 +108,9 @@ def _write(value: object, nesting: int, out: list[str]) -> None:
     elif isinstance(value, Sequence) and not isinstance(value, str):
         if not value:
             out.append("[ ]")
+            return
+        if all(type(item) is float for item in value):
+            out.append("[ " + ", ".join(_floats(value)) + " ]")
             return
         out.append("[ ")
         for i, item in enumerate(value):
