@@ -41,7 +41,9 @@ def profile_dataset(
 ) -> Profile:
     """Profile of a dataset file or folder; raises DatasetError when it cannot be read or is empty."""
     names, partitions, batches = read_partitioned(dataset, fmt, header, batch_rows, parallelism)
-    profiler = Profiler(names, partitions=partitions, background=_size(dataset) >= BACKGROUND_BYTES)
+    # Large inputs start the numeric child process at once; others leave it to the profiler.
+    background = True if _size(dataset) >= BACKGROUND_BYTES else None
+    profiler = Profiler(names, partitions=partitions, background=background)
     for partition, batch in batches:
         profiler.update(batch, partition=partition)
     profile = profiler.result()
