@@ -7,6 +7,9 @@ CDK := node_modules/.bin/cdk
 ENVIRONMENTS := dev prod
 ENGINES := self-hosted managed
 MODEL := model/build/model.tar.gz
+# What the deployed baseline job profiles: the model's score in place of the label, then the inputs
+# (captured rows are output then input; see workshop/baseline.py).
+BASELINE_DATA := model/build/baseline-dataset.csv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -31,7 +34,10 @@ setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install th
 $(MODEL): $(VENV)/.installed model/synthetic.py model/train.py
 	$(PY) -m model.train
 
-model: $(MODEL) ## Generate the synthetic training data and train the XGBoost model
+$(BASELINE_DATA): $(MODEL) workshop/baseline.py
+	$(PY) -m workshop baseline-dataset --out $@
+
+model: $(MODEL) $(BASELINE_DATA) ## Generate the synthetic training data, train the model, write the baseline dataset
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .
@@ -49,10 +55,10 @@ browser: ## Install Debian's chromium (headless, for the HTML report test) if mi
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "could not install chromium: install it (Debian/Ubuntu: apt-get install chromium) and retry"; exit 1; }; }
 
-synth: setup $(MODEL) ## cdk synth of one environment to cdk.out/ (ENV=dev|prod, ENGINE=...)
+synth: setup model ## cdk synth of one environment to cdk.out/ (ENV=dev|prod, ENGINE=...)
 	$(CDK) synth -q -c env=$(or $(ENV),dev) $(if $(ENGINE),-c engine=$(ENGINE)) -o cdk.out
 
-synth-all: setup $(MODEL) ## cdk synth of every environment and engine to cdk.out.<env>-<engine>/
+synth-all: setup model ## cdk synth of every environment and engine to cdk.out.<env>-<engine>/
 	@set -e; for env in $(ENVIRONMENTS); do for engine in $(ENGINES); do \
 	  echo "cdk synth env=$$env engine=$$engine"; \
 	  $(CDK) synth -q -c env=$$env -c engine=$$engine -o cdk.out.$$env-$$engine > /dev/null; \
@@ -65,7 +71,7 @@ cfn-lint: synth-all ## cfn-lint on every synthesized template (errors fail)
 
 test: lint actionlint pytest cfn-lint ## Everything CI runs: ruff, actionlint, pytest, synth of every environment, cdk-nag, cfn-lint
 
-demo: setup $(MODEL) synth ## The whole monitoring loop offline (emulated AWS), then what a deploy would create
+demo: setup model synth ## The whole monitoring loop offline (emulated AWS), then what a deploy would create
 	$(PY) -m workshop demo
 	@echo; echo "== What 'cdk deploy' would create (cdk.out, env=dev)"
 	$(PY) scripts/deploy_summary.py cdk.out

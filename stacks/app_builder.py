@@ -15,7 +15,7 @@ from stacks.storage_stack import StorageStack
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_ARTIFACT = PROJECT_ROOT / "model" / "build" / "model.tar.gz"
 DEFAULT_MONITORING_SOURCES = MonitoringSources(
-    baseline_dataset=PROJECT_ROOT / "model" / "build" / "train.csv",
+    baseline_dataset=PROJECT_ROOT / "model" / "build" / "baseline-dataset.csv",
     analyzer_package=PROJECT_ROOT / "analyzer",
     staging_dir=PROJECT_ROOT / "build" / "analyzer-code",
 )
@@ -34,11 +34,9 @@ def build_environment(
     model_artifact_path: Path = DEFAULT_MODEL_ARTIFACT,
     monitoring_sources: MonitoringSources = DEFAULT_MONITORING_SOURCES,
 ) -> EnvironmentStacks:
-    if not Path(model_artifact_path).exists():
-        raise FileNotFoundError(
-            f"Model artifact {model_artifact_path} is missing: run `make model` "
-            "(python -m model.train) before synthesizing."
-        )
+    for built in (Path(model_artifact_path), Path(monitoring_sources.baseline_dataset)):
+        if not built.exists():
+            raise FileNotFoundError(f"{built} is missing: run `make model` before synthesizing.")
     prefix = config.stack_prefix
     storage = StorageStack(app, f"{prefix}-Storage", config,
                            description=f"Capture and report storage of the churn endpoint ({config.name})")

@@ -23,6 +23,8 @@ class EndpointStack(Stack):
             instance_type=config.instance_type,
             instance_count=config.instance_count,
             sampling_percentage=config.sampling_percentage,
+            log_retention_days=config.log_retention_days,
+            retain_logs=config.retain_data,
         ))
         CfnOutput(self, "EndpointName", value=config.endpoint_name)
         CfnOutput(self, "CaptureUri", value=storage.capture_uri())

@@ -28,7 +28,8 @@ class MonitoringSources:
     """Local inputs of the monitoring stack."""
 
     baseline_dataset: Path
-    """The training CSV (`python -m model.train`), unless cdk.json sets `baseline_dataset_uri`."""
+    """The baseline dataset (`make model`: the model's score, then the inputs), unless cdk.json sets
+    `baseline_dataset_uri`."""
     analyzer_package: Path
     """The `analyzer/` package, shipped to the self-hosted engine's jobs."""
     staging_dir: Path

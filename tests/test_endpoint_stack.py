@@ -73,6 +73,17 @@ def test_execution_role_is_scoped_to_capture_prefix_key_and_artifact():
         assert not any(a.endswith("*") for a in actions), statement
 
 
+def test_endpoint_log_group_is_owned_with_retention_and_removal_policy():
+    for env, days, policy in (("dev", 14, "Delete"), ("prod", 365, "Retain")):
+        groups = templates(env)["endpoint"].find_resources("AWS::Logs::LogGroup")
+        (group,) = groups.values()
+        assert group["Properties"]["LogGroupName"] == f"/aws/sagemaker/Endpoints/churn-{env}"
+        assert group["Properties"]["RetentionInDays"] == days
+        assert group["DeletionPolicy"] == policy
+        (model,) = templates(env)["endpoint"].find_resources("AWS::SageMaker::Model").values()
+        assert next(iter(groups)) in model["DependsOn"]
+
+
 def test_endpoint_has_no_managed_policies():
     template = templates("dev")["endpoint"]
     template.has_resource_properties("AWS::IAM::Role", {"ManagedPolicyArns": Match.absent()})

@@ -13,6 +13,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from stacks.constructs.capture_storage import CAPTURE_PREFIX
+from stacks.constructs.log_groups import log_group
 from stacks.images import XGBOOST_SERVING, image_uri
 from stacks.nag import acknowledge_wildcard_resource
 
@@ -33,6 +34,8 @@ class ChurnEndpointProps:
     instance_type: str
     instance_count: int
     sampling_percentage: int
+    log_retention_days: int
+    retain_logs: bool
 
 
 class ChurnEndpoint(Construct):
@@ -43,6 +46,10 @@ class ChurnEndpoint(Construct):
         self.endpoint_name = props.endpoint_name
         self.variant_name = VARIANT_NAME
         artifact = s3_assets.Asset(self, "ModelArtifact", path=props.model_artifact_path)
+        # SageMaker would create this group on first start, without retention, and keep it after
+        # `cdk destroy`; owning it gives it the environment's retention and removal policy.
+        self.log_group = log_group(self, "Logs", props.log_retention_days, props.retain_logs,
+                                   log_group_name=f"/aws/sagemaker/Endpoints/{props.endpoint_name}")
 
         self.role = iam.Role(
             self, "ExecutionRole",
@@ -61,7 +68,7 @@ class ChurnEndpoint(Construct):
             ),
         )
         # The role's policy must exist before SageMaker validates the model with it.
-        model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        model.node.add_dependency(self.role.node.find_child("DefaultPolicy"), self.log_group)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
@@ -106,8 +113,8 @@ class ChurnEndpoint(Construct):
             ("PullServingImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                   "ecr:BatchCheckLayerAvailability"], serving_repository),
             ("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
-            ("EndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                              "logs:DescribeLogStreams"], log_streams),
+            ("EndpointLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+             log_streams),
         ]
         for sid, actions, resource in statements:
             self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=[resource]))
