@@ -40,6 +40,7 @@ from analyzer import kll
 EXACT_INTEGER_BOUND = float(2**53)
 PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size for unprivileged processes
 MAX_IN_FLIGHT = 4  # requests the parent may send ahead of the child (bounds the memory in flight)
+WELFORD_CHUNK = 4096  # rows of the moment recurrence held in memory at once
 
 
 @dataclass
@@ -128,7 +129,11 @@ class _Partition:
 def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.ndarray]]) -> None:
     """Advance the moments of every (partition, column, values) lane, all lanes in lockstep.
 
-    Lanes are ordered by length so the still-active ones are always a prefix.
+    Spark's update, value by value: `delta = x - avg; n += 1; delta_n = delta / n;
+    avg += delta_n; m2 += delta * (delta - delta_n)`. One numpy step per row covers every
+    lane; lanes are ordered by length so the still-active ones are always a prefix. (Keeping
+    only `avg` in the loop and recomputing the rest with whole-array operations gives the same
+    bits but measured barely faster: the loop cost is per numpy call, not per value.)
     """
     lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
     lengths = np.array([len(values) for _, _, values in lanes])
@@ -138,29 +143,30 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
     n0 = np.array([partitions[p].n[c] for p, c, _ in lanes])
     mean = np.array([partitions[p].mean[c] for p, c, _ in lanes])
     m2 = np.array([partitions[p].m2[c] for p, c, _ in lanes])
-    if (lengths == steps).all():
-        values = np.column_stack([values for _, _, values in lanes])
-    else:
-        values = np.zeros((steps, width))
-        for lane, (_, _, column) in enumerate(lanes):
-            values[: len(column), lane] = column
-    counts = n0[None, :] + np.arange(1.0, steps + 1.0)[:, None]
     delta, delta_n, term = np.empty(width), np.empty(width), np.empty(width)
     subtract, divide, add, multiply = np.subtract, np.divide, np.add, np.multiply
-    start = 0
-    for active in range(width, 0, -1):
-        stop = int(lengths[active - 1])
-        if stop <= start:
-            continue
-        m, s, d, dn, t = mean[:active], m2[:active], delta[:active], delta_n[:active], term[:active]
-        for x, n in zip(values[start:stop, :active], counts[start:stop, :active], strict=True):
-            subtract(x, m, d)
-            divide(d, n, dn)
-            add(m, dn, m)
-            subtract(d, dn, t)
-            multiply(d, t, t)
-            add(s, t, s)
-        start = stop
+    for start in range(0, steps, WELFORD_CHUNK):
+        stop = min(start + WELFORD_CHUNK, steps)
+        values = np.zeros((stop - start, width))
+        for lane, (_, _, column) in enumerate(lanes):
+            part = column[start:stop]
+            values[: len(part), lane] = part
+        counts = n0[None, :] + np.arange(start + 1.0, stop + 1.0)[:, None]
+        row = start
+        for active in range(width, 0, -1):
+            end = min(int(lengths[active - 1]), stop)
+            if end <= row:
+                continue
+            m, s, d, dn, t = mean[:active], m2[:active], delta[:active], delta_n[:active], term[:active]
+            rows = slice(row - start, end - start)
+            for x, n in zip(values[rows, :active], counts[rows, :active], strict=True):
+                subtract(x, m, d)
+                divide(d, n, dn)
+                add(m, dn, m)
+                subtract(d, dn, t)
+                multiply(d, t, t)
+                add(s, t, s)
+            row = end
     for lane, (p, c, _) in enumerate(lanes):
         partitions[p].n[c] = n0[lane] + lengths[lane]
         partitions[p].mean[c] = mean[lane]
