@@ -201,18 +201,21 @@ class Profiler:
         return self._numeric
 
     def _flush(self) -> None:
-        batches = {p: self._merged(pending) for p, pending in sorted(self._pending.items())}
+        # Batches in partition order; each partition's rows form one contiguous range.
+        pending = sorted(self._pending.items())
         self._pending, self._pending_rows = {}, 0
         bounds, row = [], 0
-        for p, columns in batches.items():
-            bounds.append((p, row, row + len(columns[0])))
-            row += len(columns[0])
+        for p, batches in pending:
+            rows = sum(len(columns[0]) for columns in batches)
+            bounds.append((p, row, row + rows))
+            row += rows
         self._rows += row
+        ordered = [columns for _, batches in pending for columns in batches]
         aggregator = self._aggregator()
         sent, dropped = [], []
         for c, column in enumerate(self._columns):
             # All partitions of a column at once: one dictionary, typed and hashed once.
-            digest = _digest(column, self._joined([columns[c] for columns in batches.values()]))
+            digest = _digest(column, self._joined([columns[c] for columns in ordered]))
             was_numeric = column.numeric
             self._count(column, digest)
             if was_numeric and not column.numeric:
@@ -233,12 +236,6 @@ class Profiler:
         if len({array.type for array in arrays}) > 1:
             arrays = [array.cast(pa.string()) if pa.types.is_dictionary(array.type) else array for array in arrays]
         return pa.concat_arrays(arrays)
-
-    @staticmethod
-    def _merged(pending: list[Sequence[pa.Array]]) -> list[pa.Array]:
-        if len(pending) == 1:
-            return list(pending[0])
-        return [pa.concat_arrays([batch[c] for batch in pending]) for c in range(len(pending[0]))]
 
     @staticmethod
     def _count(column: _Column, digest: _Digest) -> None:
