@@ -201,17 +201,23 @@ class SketchGroup:
         self.actual = 0
         self.total = capacity(0)
         self.signed_zeros = False  # a -0.0 was added: sorts must then order signed zeros
+        # Per row, the (low, high) pair every value so far belongs to, or NaN: such a row's sorted
+        # buffer is `low` repeated, then `high`, so compactions count instead of sorting.
+        self.pairs = np.full((rows, 2), np.nan)
 
     @property
     def rows(self) -> int:
         return self.levels[0].shape[0]
 
-    def update(self, values: np.ndarray, signed_zeros: bool | None = None) -> None:
+    def update(self, values: np.ndarray, signed_zeros: bool | None = None, pairs: np.ndarray | None = None) -> None:
         """Append values (rows x n) exactly as n one-at-a-time updates would.
 
         `signed_zeros`: whether `values` holds a -0.0 (checked here when not given).
+        `pairs`: per row, two numbers (low <= high, possibly equal) that the row's new values are
+        all equal to, or NaN when unknown (the profiler knows them from its value dictionaries).
         """
         self.signed_zeros |= has_negative_zero(values) if signed_zeros is None else signed_zeros
+        self._merge_pairs(pairs)
         n = values.shape[1]
         position = 0
         while position < n:
@@ -236,16 +242,43 @@ class SketchGroup:
                 self.actual = sum(level.shape[1] for level in self.levels)
                 return
 
+    def _merge_pairs(self, pairs: np.ndarray | None) -> None:
+        if pairs is None or self.signed_zeros:
+            self.pairs[:] = np.nan
+            return
+        known = ~np.isnan(self.pairs[:, 0])
+        empty = self.actual == 0  # nothing added yet: the new pair is the row's pair
+        union = np.stack((np.minimum(self.pairs[:, 0], pairs[:, 0]), np.maximum(self.pairs[:, 1], pairs[:, 1])), 1)
+        # Still two values at most: every old and new value is one of the union's ends.
+        fits = np.isin(self.pairs, union).all(axis=1) & np.isin(pairs, union).all(axis=1)
+        self.pairs = pairs.copy() if empty else np.where((known & fits)[:, None], union, np.nan)
+
+    def _halve(self, height: int, even: np.ndarray) -> np.ndarray:
+        """Every second item, from the level's offset, of each row of `even` sorted."""
+        offset = self.offsets[height]
+        paired = ~np.isnan(self.pairs[:, 0])
+        if not paired.any():
+            return _sort_total_order(even, runs=height > 0, signed_zeros=self.signed_zeros)[:, offset::2]
+        out = np.empty((even.shape[0], even.shape[1] // 2))
+        low, high = self.pairs[paired, 0:1], self.pairs[paired, 1:2]
+        lows = np.count_nonzero(even[paired] == low, axis=1)
+        positions = offset + 2 * np.arange(out.shape[1])
+        out[paired] = np.where(positions[None, :] < lows[:, None], low, high)
+        if not paired.all():
+            rest = ~paired
+            out[rest] = _sort_total_order(even[rest], runs=height > 0, signed_zeros=self.signed_zeros)[:, offset::2]
+        return out
+
     def _compact(self, height: int) -> np.ndarray:
         buffer = self.levels[height]
         items = buffer.shape[1]
         even = items - items % 2
         if self.num_compress[height] % 2 == 1:
             self.offsets[height] = 1 - self.offsets[height]
-        ordered = _sort_total_order(buffer[:, :even], runs=height > 0, signed_zeros=self.signed_zeros)
+        output = self._halve(height, buffer[:, :even])
         self.levels[height] = buffer[:, even:].copy()
         self.num_compress[height] += 1
-        return ordered[:, self.offsets[height] : even : 2]
+        return output
 
     def select(self, rows: np.ndarray | Sequence[int]) -> SketchGroup:
         """A new group holding only the given rows (the schedule state is shared, so copied)."""
@@ -255,6 +288,7 @@ class SketchGroup:
         group.offsets = list(self.offsets)
         group.actual, group.total = self.actual, self.total
         group.signed_zeros = self.signed_zeros
+        group.pairs = self.pairs[rows]
         return group
 
     def states(self) -> list[SketchState]:
@@ -285,6 +319,7 @@ def merge_states(target: SketchState, other: SketchState) -> SketchState:
     group.total = _total_capacity(len(levels))
     group.actual = sum(len(level) for level in levels)
     group.signed_zeros = any(has_negative_zero(level) for level in levels)
+    group.pairs = np.full((1, 2), np.nan)
     while group.actual >= group.total:
         group._condense()
     return group.states()[0]

@@ -41,6 +41,7 @@ EXACT_INTEGER_BOUND = float(2**53)
 PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size for unprivileged processes
 MAX_IN_FLIGHT = 4  # requests the parent may send ahead of the child (bounds the memory in flight)
 WELFORD_CHUNK = 4096  # rows of the moment recurrence held in memory at once
+PAIR_TABLE_SIZE = 8  # value tables up to this size are checked for holding two numbers at most
 
 
 @dataclass
@@ -56,6 +57,14 @@ class Batch:
     table: np.ndarray
     indices: np.ndarray
     clean: bool
+
+    @property
+    def pair(self) -> tuple[float, float]:
+        """(low, high) when every value is one of at most two numbers, else NaNs (see `kll.SketchGroup`)."""
+        if len(self.table) > PAIR_TABLE_SIZE:
+            return math.nan, math.nan
+        numbers = np.unique(self.table[~np.isnan(self.table)])
+        return (float(numbers[0]), float(numbers[-1])) if 0 < len(numbers) <= 2 else (math.nan, math.nan)
 
     def values(self) -> np.ndarray:
         values = self.table[self.indices]
@@ -114,7 +123,8 @@ class _Partition:
                 part = group if len(rows) == len(columns) else group.select(rows)
                 if length:
                     signed_zeros = any(batches[c].signed_zeros for c in columns[rows])
-                    part.update(np.stack([values[c] for c in columns[rows]]), signed_zeros=signed_zeros)
+                    pairs = np.array([batches[c].pair for c in columns[rows]])
+                    part.update(np.stack([values[c] for c in columns[rows]]), signed_zeros=signed_zeros, pairs=pairs)
                 groups.append((part, columns[rows]))
         self.groups = groups
 

@@ -90,6 +90,26 @@ def test_partition_merge_equals_reference_merge(sizes: list[int], seed: int) -> 
     assert merged.count == sum(sizes)
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=30_000),
+    seed=st.integers(min_value=0, max_value=1000),
+    third_value_at=st.one_of(st.none(), st.integers(min_value=0, max_value=30_000)),
+)
+def test_counting_two_valued_rows_equals_sorting(size: int, seed: int, third_value_at: int | None) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, 1.0], size=(2, size), p=[0.9, 0.1])
+    if third_value_at is not None and third_value_at < size:
+        values[1, third_value_at] = 7.0  # row 1 stops being two-valued: back to sorting
+    group = kll.SketchGroup(2)
+    for start in range(0, size, 4000):
+        chunk = values[:, start : start + 4000]
+        pairs = np.array([[row.min(), row.max()] if len(np.unique(row)) <= 2 else [np.nan, np.nan] for row in chunk])
+        group.update(chunk, pairs=pairs)
+    for row, state in enumerate(group.states()):
+        _assert_same(state, _reference(values[row]))
+
+
 def test_group_rows_are_independent_sketches() -> None:
     rng = np.random.default_rng(3)
     values = rng.normal(size=(3, 9000))
