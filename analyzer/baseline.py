@@ -44,9 +44,12 @@ def profile_dataset(
     # Large inputs start the numeric child process at once; others leave it to the profiler.
     background = True if _size(dataset) >= BACKGROUND_BYTES else None
     profiler = Profiler(names, partitions=partitions, background=background)
-    for partition, batch in batches:
-        profiler.update(batch, partition=partition)
-    profile = profiler.result()
+    try:
+        for partition, batch in batches:
+            profiler.update(batch, partition=partition)
+        profile = profiler.result()
+    finally:
+        profiler.close()
     if profile.statistics["dataset"]["item_count"] == 0:
         raise DatasetError(f"{dataset}: no data rows{' after the header' if header and fmt == 'csv' else ''}")
     return profile

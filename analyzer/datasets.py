@@ -256,7 +256,8 @@ def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows:
         raise DatasetError(f"{split.path}: cannot parse as CSV near byte {begin}: {error}") from None
     if count[0]:
         lines = _locate_lines(split, ragged)
-        where = f"lines {', '.join(map(str, lines))}" if lines else f"rows such as {ragged[0]!r}"
+        numbers = ", ".join(map(str, lines))
+        where = f"line{'s' if len(lines) > 1 else ''} {numbers}" if lines else f"rows such as {ragged[0]!r}"
         raise DatasetError(
             f"{split.path}: {count[0]} row(s) do not have {len(names)} fields like the "
             f"{'header' if header else 'first line'} ({where}{', ...' if count[0] > len(lines) else ''}); "

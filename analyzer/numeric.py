@@ -346,19 +346,23 @@ class AggregatorProcess:
         return answer
 
     def close(self) -> None:
-        """Stop the child (idempotent)."""
+        """Stop the child (idempotent); work still queued is abandoned."""
         if self._process.poll() is None:
-            try:
-                self._send(("stop", None))
-                self._process.stdin.close()
-            except (RuntimeError, OSError):
-                pass
+            if self._in_flight:
+                self._process.kill()
+            else:
+                try:
+                    self._send(("stop", None))
+                    self._process.stdin.close()
+                except (RuntimeError, OSError):
+                    self._process.kill()
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        self._process.stdout.close()
+        if not self._process.stdout.closed:
+            self._process.stdout.close()
 
 
 def std_dev(result: Result) -> float:

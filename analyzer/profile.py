@@ -262,6 +262,11 @@ class Profiler:
             if len(column.value_counts) > VALUE_COUNT_CAP:
                 column.value_counts = None
 
+    def close(self) -> None:
+        """Stop the numeric child process, if any, without a result (safe to call twice)."""
+        if isinstance(self._numeric, numeric.AggregatorProcess):
+            self._numeric.close()
+
     def result(self) -> Profile:
         """The profile of everything added so far (call once: it ends the numeric aggregation)."""
         if self._pending:

@@ -126,3 +126,15 @@ def test_suggested_completeness_uses_present_share() -> None:
         "num_constraints": {"is_non_negative": True},
     }
     assert features[1] == {"name": "e", "inferred_type": "Unknown", "completeness": 0.0}
+
+
+def test_a_failing_read_stops_the_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = tmp_path / "bad.csv"
+    dataset.write_text("a,b\n" + "1,2\n" * 3000 + "1,2,3\n")
+    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 500)
+    monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", 0)
+    processes = []
+    monkeypatch.setattr(numeric.AggregatorProcess, "__init__", _recording(numeric.AggregatorProcess.__init__, processes))
+    with pytest.raises(DatasetError, match="line 3002"):
+        profile_dataset(str(dataset))
+    assert processes and processes[0][0]._process.poll() is not None
