@@ -71,3 +71,14 @@ def index_array(indices: np.ndarray) -> pa.Array:
     """A pyarrow int64 array of numpy indices (for `take`)."""
     indices = np.ascontiguousarray(indices, dtype=np.int64)
     return pa.Array.from_buffers(pa.int64(), len(indices), [None, pa.py_buffer(indices)])
+
+
+def string_array(values: list[str | None]) -> pa.Array:
+    """A pyarrow string array of Python strings (None = null), built from its buffers."""
+    encoded = [b"" if value is None else value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum([len(item) for item in encoded], out=offsets[1:])
+    valid = np.array([value is not None for value in values], dtype=bool)
+    validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from analyzer.arrays import string_array
+
 MAX_PARTITION_BYTES = 128 * 1024 * 1024  # spark.sql.files.maxPartitionBytes
 OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes
 DEFAULT_PARALLELISM = 4
@@ -44,7 +46,6 @@ MAX_BLOCK_BYTES = 1 << 20
 MAX_REPORTED_LINES = 10
 PREFETCH_BATCHES = 8
 
-_TEXT = pa.string()
 _DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 Batch = list[pa.Array]
@@ -309,10 +310,10 @@ def _json_split_batches(split: Split, names: list[str], batch_rows: int) -> Iter
         for key, column in zip(names, columns, strict=True):
             column.append(_json_text(record.get(key), split.path, line, key))
         if len(columns[0]) >= batch_rows:
-            yield [pa.array(column, type=_TEXT) for column in columns]
+            yield [string_array(column) for column in columns]
             columns = [[] for _ in names]
     if columns and columns[0]:
-        yield [pa.array(column, type=_TEXT) for column in columns]
+        yield [string_array(column) for column in columns]
 
 
 def _plan(path: str, fmt: str, parallelism: int) -> list[list[Split]]:
