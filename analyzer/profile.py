@@ -119,14 +119,20 @@ def _digest(column: _Column, array: pa.Array) -> _Digest:
     if known is not None and width <= SMALL_DICTIONARY:
         texts = dictionary.to_pylist()
         fresh = np.array([text not in known for text in texts], dtype=bool)
+        typed = {}
         if fresh.any():
             unseen = dictionary.filter(bool_array(fresh))
             codes = classify(unseen)
-            for text, code, number in zip(unseen.to_pylist(), codes, parse_numbers(unseen, codes), strict=True):
-                known[text] = (int(code), float(number))
-        typed = [known[text] for text in texts]
-        codes = np.array([code for code, _ in typed], dtype=np.uint8)
-        parsed = np.array([number for _, number in typed], dtype=np.float64)
+            typed = {
+                text: (int(code), float(number))
+                for text, code, number in zip(unseen.to_pylist(), codes, parse_numbers(unseen, codes), strict=True)
+            }
+        pairs = [known[text] if text in known else typed[text] for text in texts]
+        codes = np.array([code for code, _ in pairs], dtype=np.uint8)
+        parsed = np.array([number for _, number in pairs], dtype=np.float64)
+        # Only values present in this batch become known: they are hashed now (see `_count`).
+        present = zip(texts, counts[:-1], strict=True)
+        known.update((text, typed[text]) for text, count in present if text in typed and count)
         if len(known) > SMALL_DICTIONARY:
             column.known = None
     else:

@@ -197,3 +197,15 @@ def test_negative_zero_is_sorted_first_in_sketches() -> None:
     profiler.update([pa.array(["0.0", "-0.0"] * 1100)])
     data = profiler.result().statistics["features"][0]["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"]
     assert np.signbit(data[1][0]) and not np.signbit(data[1][-1])
+
+
+def test_unused_dictionary_entries_are_counted_when_they_appear(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 1)
+    dictionary = pa.array(["a", "b", "c"])
+    profiler = Profiler(["x"])
+    # The first batch's dictionary also lists "c", which no row uses yet.
+    profiler.update([pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), dictionary)])
+    profiler.update([pa.DictionaryArray.from_arrays(pa.array([2, 2], pa.int32()), dictionary)])
+    stats = profiler.result().statistics["features"][0]["string_statistics"]
+    assert stats["distinct_count"] == 3.0
+    assert {b["value"]: b["count"] for b in stats["distribution"]["categorical"]["buckets"]} == {"a": 2, "b": 1, "c": 2}
