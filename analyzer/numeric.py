@@ -98,13 +98,17 @@ class _Partition:
             [(kll.SketchGroup(width), np.arange(width))] if width else []
         )
 
-    def add_sum(self, column: int, values: np.ndarray) -> None:
+    def add_sum(self, column: int, batch: Batch, values: np.ndarray) -> None:
+        """Sum left to right; integer values with every partial sum below 2**53 add exactly in any
+        order, so they are summed by distinct value (count x value) instead."""
         if self.exact[column]:
-            largest = float(np.abs(values).max())
-            if largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND and bool(
-                (values == np.floor(values)).all()
-            ):
-                self.sums[column] += float(values.sum())
+            numbers = batch.table[:-1]
+            counts = np.bincount(batch.indices, minlength=len(batch.table))[:-1]
+            used = (counts > 0) & ~np.isnan(numbers)
+            largest = float(np.abs(numbers[used]).max())
+            integral = bool((numbers[used] == np.floor(numbers[used])).all())
+            if integral and largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND:
+                self.sums[column] += float(np.dot(counts[used].astype(np.float64), numbers[used]))
                 return
             self.exact[column] = False
         self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
@@ -216,7 +220,7 @@ class NumericAggregator:
             partition.update_sketches(partition_batches, values, sorted(self._dropped))
             for c, column_values in values.items():
                 if len(column_values):
-                    partition.add_sum(c, column_values)
+                    partition.add_sum(c, partition_batches[c], column_values)
                 lanes.append((p, c, column_values))
         welford(self._partitions, lanes)
 

@@ -209,3 +209,32 @@ def test_unused_dictionary_entries_are_counted_when_they_appear(monkeypatch: pyt
     stats = profiler.result().statistics["features"][0]["string_statistics"]
     assert stats["distinct_count"] == 3.0
     assert {b["value"]: b["count"] for b in stats["distribution"]["categorical"]["buckets"]} == {"a": 2, "b": 1, "c": 2}
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_many_flushes_with_missing_values_match_scalar_spark(monkeypatch: pytest.MonkeyPatch, background: bool) -> None:
+    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 777)
+    rng = np.random.default_rng(5)
+    n = 6000
+    minutes = [f"{v:.1f}" for v in rng.normal(180.0, 50.0, n)]
+    calls = [str(v) for v in rng.integers(0, 9, n)]
+    flags = [str(v) for v in rng.integers(0, 2, n)]
+    for column in (minutes, calls):
+        for i in rng.choice(n, 300, replace=False):
+            column[i] = ""  # missing values give the columns different lengths per flush
+    names = ["minutes", "calls", "flag"]
+    profiler = Profiler(names, partitions=2, background=background)
+    cut = 3500
+    pieces = [(partition, start, min(start + 500, high)) for partition, (low, high) in enumerate([(0, cut), (cut, n)])
+              for start in range(low, high, 500)]  # fmt: skip
+    for partition, a, b in sorted(pieces, key=lambda piece: (piece[1] - (cut if piece[0] else 0), piece[0])):
+        # The two partitions arrive interleaved, in pieces, each in its own order.
+        profiler.update([pa.array(col[a:b]) for col in (minutes, calls, flags)], partition=partition)
+    features = profiler.result().statistics["features"]
+    for feature, column in zip(features, (minutes, calls, flags), strict=True):
+        parts = [[float(v) for v in column[:cut] if v], [float(v) for v in column[cut:] if v]]
+        total, std_dev, data = _spark_merge(parts)
+        stats = feature["numerical_statistics"]
+        sketch = stats["distribution"]["kll"]["sketch"]["data"]
+        assert (stats["sum"], stats["std_dev"], sketch) == (total, std_dev, data)
+        assert stats["common"]["num_present"] == sum(len(part) for part in parts)
