@@ -261,7 +261,7 @@ class SketchGroup:
             return _sort_total_order(even, runs=height > 0, signed_zeros=self.signed_zeros)[:, offset::2]
         out = np.empty((even.shape[0], even.shape[1] // 2))
         low, high = self.pairs[paired, 0:1], self.pairs[paired, 1:2]
-        lows = np.count_nonzero(even[paired] == low, axis=1)
+        lows = np.count_nonzero((even if paired.all() else even[paired]) == low, axis=1)
         positions = offset + 2 * np.arange(out.shape[1])
         out[paired] = np.where(positions[None, :] < lows[:, None], low, high)
         if not paired.all():

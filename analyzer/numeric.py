@@ -103,13 +103,14 @@ class _Partition:
         order, so they are summed by distinct value (count x value) instead."""
         if self.exact[column]:
             numbers = batch.table[:-1]
-            counts = np.bincount(batch.indices, minlength=len(batch.table))[:-1]
-            used = (counts > 0) & ~np.isnan(numbers)
-            largest = float(np.abs(numbers[used]).max())
-            integral = bool((numbers[used] == np.floor(numbers[used])).all())
-            if integral and largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND:
-                self.sums[column] += float(np.dot(counts[used].astype(np.float64), numbers[used]))
-                return
+            known = ~np.isnan(numbers)
+            if bool((numbers[known] == np.floor(numbers[known])).all()):
+                counts = np.bincount(batch.indices, minlength=len(batch.table))[:-1]
+                used = (counts > 0) & known
+                largest = float(np.abs(numbers[used]).max())
+                if largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND:
+                    self.sums[column] += float(np.dot(counts[used].astype(np.float64), numbers[used]))
+                    return
             self.exact[column] = False
         self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
 
