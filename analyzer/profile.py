@@ -21,7 +21,7 @@ partition (the default) the result is the sequential one-pass result, bit for bi
 Speed: every column of a batch is dictionary-encoded once, so typing, parsing, hashing and
 value counting run on distinct values only; the order-dependent numeric aggregates are in
 `numeric` (in a child process for large inputs, overlapping the reading). Small batches are
-buffered to `MIN_FLUSH_ROWS` rows first; memory stays bounded by that buffer, the batches in
+buffered to `FLUSH_CELLS` values first; memory stays bounded by that buffer, the batches in
 flight to the child and the sketches.
 """
 
@@ -49,7 +49,7 @@ from analyzer.value_types import (
     parse_numbers,
 )
 
-MIN_FLUSH_ROWS = 65_536
+FLUSH_CELLS = 1 << 23  # values buffered before a flush (about 120,000 rows of 70 columns)
 PROCESS_AFTER_ROWS = 65_536  # rows profiled before numeric aggregation moves to a child process
 CATEGORICAL_LIMIT = 120
 VALUE_COUNT_CAP = 1_024
@@ -192,7 +192,7 @@ class Profiler:
             return
         self._pending.setdefault(partition, []).append(columns)
         self._pending_rows += rows
-        if self._pending_rows >= MIN_FLUSH_ROWS:
+        if self._pending_rows * max(len(self.names), 1) >= FLUSH_CELLS:
             self._flush()
 
     def _aggregator(self) -> numeric.NumericAggregator | numeric.AggregatorProcess:

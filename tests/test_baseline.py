@@ -46,7 +46,7 @@ def test_baseline_files_match_the_service(tmp_path: Path) -> None:
 def test_background_process_gives_identical_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = tmp_path / "train.csv"
     _write_churn_columns(dataset)
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 500)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 500 * 3)
     in_process = profile_dataset(str(dataset)).statistics
     started = []
     monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", 0)
@@ -131,10 +131,11 @@ def test_suggested_completeness_uses_present_share() -> None:
 def test_a_failing_read_stops_the_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = tmp_path / "bad.csv"
     dataset.write_text("a,b\n" + "1,2\n" * 3000 + "1,2,3\n")
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 500)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 500 * 3)
     monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", 0)
-    processes = []
-    monkeypatch.setattr(numeric.AggregatorProcess, "__init__", _recording(numeric.AggregatorProcess.__init__, processes))
+    processes: list = []
+    start = _recording(numeric.AggregatorProcess.__init__, processes)
+    monkeypatch.setattr(numeric.AggregatorProcess, "__init__", start)
     with pytest.raises(DatasetError, match="line 3002"):
         profile_dataset(str(dataset))
     assert processes and processes[0][0]._process.poll() is not None

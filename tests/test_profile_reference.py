@@ -54,7 +54,7 @@ def test_one_batch_matches_the_service() -> None:
 
 @pytest.mark.parametrize("sizes", [[1, 2, 3], [700, 700], [2050, 1]])
 def test_any_batching_matches_the_service(monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 5)  # flush nearly every batch
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 5 * 3)  # flush nearly every batch
     _assert_matches_service(_profile_in_batches(sizes))
 
 
@@ -161,7 +161,7 @@ def test_high_cardinality_strings_have_no_histogram() -> None:
 
 
 def test_a_late_string_turns_a_numeric_column_into_string(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 1)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 1)
     profiler = Profiler(["x"])
     profiler.update([pa.array(["1", "2", "1"])])
     profiler.update([pa.array(["oops"])])
@@ -200,7 +200,7 @@ def test_negative_zero_is_sorted_first_in_sketches() -> None:
 
 
 def test_unused_dictionary_entries_are_counted_when_they_appear(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 1)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 1)
     dictionary = pa.array(["a", "b", "c"])
     profiler = Profiler(["x"])
     # The first batch's dictionary also lists "c", which no row uses yet.
@@ -213,7 +213,7 @@ def test_unused_dictionary_entries_are_counted_when_they_appear(monkeypatch: pyt
 
 @pytest.mark.parametrize("background", [False, True])
 def test_many_flushes_with_missing_values_match_scalar_spark(monkeypatch: pytest.MonkeyPatch, background: bool) -> None:
-    monkeypatch.setattr(profile, "MIN_FLUSH_ROWS", 777)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 777 * 3)
     rng = np.random.default_rng(5)
     n = 6000
     minutes = [f"{v:.1f}" for v in rng.normal(180.0, 50.0, n)]
