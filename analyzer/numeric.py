@@ -20,7 +20,6 @@ both have `add`, `drop` and `finish`.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import pickle
@@ -36,6 +35,11 @@ from typing import BinaryIO
 import numpy as np
 
 from analyzer import kll
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the default pipe size then applies
+    fcntl = None
 
 EXACT_INTEGER_BOUND = float(2**53)
 PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size for unprivileged processes
@@ -146,7 +150,8 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
 
     Spark's update, value by value: `delta = x - avg; n += 1; delta_n = delta / n;
     avg += delta_n; m2 += delta * (delta - delta_n)`. One numpy step per row covers every
-    lane; lanes are ordered by length so the still-active ones are always a prefix. (Keeping
+    lane; lanes are ordered by length so the still-active ones are always a prefix. Rows go
+    through in chunks of `WELFORD_CHUNK` to bound memory. (Keeping
     only `avg` in the loop and recomputing the rest with whole-array operations gives the same
     bits but measured barely faster: the loop cost is per numpy call, not per value.)
     """
@@ -303,7 +308,7 @@ class AggregatorProcess:
             stdout=subprocess.PIPE,
             env=environment,
         )
-        if hasattr(fcntl, "F_SETPIPE_SZ"):
+        if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
             try:
                 fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             except OSError:
