@@ -67,7 +67,7 @@ def test_data_gate_builds_baselines_on_head_and_base_and_compares_them():
                               "persist-credentials": False}]
     script = run_text(job)
     assert script.count("-m analyzer suggest-baseline") == 2
-    assert script.count("--dataset model/build/train.csv") == 2
+    assert script.count("--dataset model/build/baseline-dataset.csv") == 2
     assert "make model" in script and "make -C base-branch model" in script
     assert "scripts/constraints_diff.py --head build/baseline-head/constraints.json" in script
     assert "GITHUB_STEP_SUMMARY" in script
