@@ -1,7 +1,7 @@
 """Compare our statistics.json / constraints.json with the service's, feature by feature.
 
-    python scripts/compare_statistics.py REFERENCE_STATISTICS OUR_STATISTICS \\
-        [--reference-constraints FILE --constraints FILE]
+    python scripts/compare_statistics.py OURS.json REFERENCE.json \\
+        [--constraints OURS --reference-constraints REFERENCE]
 
 Numbers must be identical (bit for bit); fields that exist on one side only (the 2024 files
 add `completeness` and `approximate_num_distinct_values`; 2020 files lack them) are listed, not
@@ -123,10 +123,10 @@ def _load(path: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reference_statistics")
-    parser.add_argument("statistics")
-    parser.add_argument("--reference-constraints")
-    parser.add_argument("--constraints")
+    parser.add_argument("statistics", help="our statistics.json")
+    parser.add_argument("reference_statistics", help="the service's statistics.json")
+    parser.add_argument("--constraints", help="our constraints.json")
+    parser.add_argument("--reference-constraints", help="the service's constraints.json")
     args = parser.parse_args(argv)
     ok = compare_documents(_load(args.reference_statistics), _load(args.statistics), "statistics")
     if args.reference_constraints and args.constraints:
