@@ -2,7 +2,8 @@
 
     python -m model.train [--rows N] [--seed S] [--out-dir model/build] [--force]
 
-Writes `train.csv` (the training data with header, label first: the monitoring baseline dataset),
+Writes `train.csv` (the training data with header, label first; `make model` turns it into the
+monitoring baseline dataset with `python -m workshop baseline-dataset`),
 `model.tar.gz` (exactly one file, `xgboost-model`, as the XGBoost 3.0-5 serving container loads it)
 and `train-info.json` (parameters and held-out AUC). Skips the work when those are newer than the
 sources and were made with the same parameters. The tarball is byte-deterministic so the CDK asset
@@ -49,7 +50,7 @@ _SOURCES = (Path(synthetic.__file__), Path(__file__))
 
 @dataclass(frozen=True)
 class TrainConfig:
-    rows: int = 2333  # as many as the workshop's training file: the baseline dataset
+    rows: int = 2333  # as many as the workshop's training file
     holdout_rows: int = 2000
     seed: int = 0
     num_round: int = 100
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"error: cannot write to {args.out_dir}: {exc}; check it is writable", file=sys.stderr)
             return 1
-    print(f"baseline dataset: {out.train_csv}")
+    print(f"training data:    {out.train_csv}")
     print(f"model artifact:   {out.model_tar}")
     print(f"training info:    {out.info_json}")
     return 0

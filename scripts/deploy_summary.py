@@ -66,6 +66,28 @@ def _endpoint_lines(template: dict) -> list[str]:
     return lines
 
 
+def _monitoring_lines(template: dict) -> list[str]:
+    lines = []
+    for baseline in _resources(template, "Custom::DataQualityBaseline"):
+        lines.append(f"  baseline: a SageMaker Processing job ({baseline.get('JobNamePrefix')}-<content hash>) "
+                     "profiles the baseline dataset during the deploy")
+    for schedule in _resources(template, "AWS::SageMaker::MonitoringSchedule"):
+        config = schedule["MonitoringScheduleConfig"]
+        lines.append(f"  engine: managed (Model Monitor schedule {schedule.get('MonitoringScheduleName')}, "
+                     f"{config['ScheduleConfig']['ScheduleExpression']})")
+    for schedule in _resources(template, "AWS::Scheduler::Schedule"):
+        lines.append(f"  engine: self-hosted (EventBridge Scheduler {schedule.get('Name')}, "
+                     f"{schedule['ScheduleExpression']} -> Step Functions -> SageMaker Processing)")
+    for topic in _resources(template, "AWS::SNS::Topic"):
+        lines.append(f"  alerts: SNS topic '{topic.get('DisplayName')}' (KMS-encrypted), fed by a Lambda on "
+                     "each run's end state")
+    alarms = [a.get("MetricName") for a in _resources(template, "AWS::CloudWatch::Alarm")
+              if str(a.get("MetricName", "")).startswith("feature_baseline_drift_")]
+    if alarms:
+        lines.append(f"  drift alarms: {', '.join(alarms)}")
+    return lines
+
+
 def summarize(assembly: Path) -> str:
     manifest = json.loads((assembly / "manifest.json").read_text())
     stacks = [(name, a) for name, a in manifest["artifacts"].items() if a["type"] == "aws:cloudformation:stack"]
@@ -80,7 +102,7 @@ def summarize(assembly: Path) -> str:
         out.append("")
         out.append(f"{name}  ({sum(counts.values())} resources"
                    + (f"; deployed after {', '.join(stack_deps)}" if stack_deps else "") + ")")
-        out += _bucket_lines(template) + _endpoint_lines(template)
+        out += _bucket_lines(template) + _endpoint_lines(template) + _monitoring_lines(template)
         main_types = sorted(t for t in counts if t.startswith(("AWS::SageMaker", "AWS::KMS", "AWS::SNS",
                                                               "AWS::Events", "AWS::Scheduler",
                                                               "AWS::StepFunctions", "AWS::Lambda",
