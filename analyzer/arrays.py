@@ -67,10 +67,11 @@ def bool_array(mask: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
 
 
-def index_array(indices: np.ndarray) -> pa.Array:
-    """A pyarrow int64 array of numpy indices (for `take`)."""
+def index_array(indices: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A pyarrow int64 array of numpy indices (for `take`); null where `valid` is False."""
     indices = np.ascontiguousarray(indices, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(indices), [None, pa.py_buffer(indices)])
+    validity = None if valid is None else pa.py_buffer(np.packbits(np.asarray(valid, dtype=bool), bitorder="little"))
+    return pa.Array.from_buffers(pa.int64(), len(indices), [validity, pa.py_buffer(indices)])
 
 
 def string_array(values: list[str | None]) -> pa.Array:

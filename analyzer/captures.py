@@ -37,7 +37,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
+
+from analyzer.arrays import bool_array, index_array, string_array, to_numpy
+from analyzer.datasets import prefetched
 
 Row = list[str | None]  # one value per field; None or "" = missing
 
@@ -46,15 +50,22 @@ CAPTURE_PARTS = ("endpointOutput", "endpointInput")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_ISSUES = 200  # issues kept for the report; all are counted
 
-_PART = pa.struct(
-    [("observedContentType", pa.string()), ("mode", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
-)
+# Only what the fast path reads: other fields are ignored (a record the fast path does not take is
+# read again, whole, by the per-record path).
+_PART = pa.struct([("data", pa.string()), ("encoding", pa.string())])
 _CAPTURE_SCHEMA = pa.schema(
     [
         ("captureData", pa.struct([("endpointInput", _PART), ("endpointOutput", _PART)])),
-        ("eventMetadata", pa.struct([("eventId", pa.string()), ("inferenceTime", pa.string())])),
+        ("eventMetadata", pa.struct([("inferenceTime", pa.string())])),
     ]
 )
+_INPUT, _OUTPUT, _DATA, _ENCODING, _TIME = 0, 1, 0, 1, 0  # struct field positions in _CAPTURE_SCHEMA
+_NOT_OBJECT_LINE = re.compile(rb"\n[^{]")  # a line that does not start a JSON object
+_BOM = b"\xef\xbb\xbf"
+GROUP_RECORDS = 1 << 16  # records of consecutive files parsed together: few, large pyarrow calls
+JSON_BLOCK_BYTES = 1 << 22
+CSV_BLOCK_BYTES = 1 << 22
+PREFETCH_BATCHES = 2  # batches read ahead of the profiler (each about GROUP_RECORDS rows)
 # Capture key layout: .../{yyyy}/{mm}/{dd}/{HH}/{MM}-{SS}-{mmm}-{uuid}.jsonl
 _HOUR_FOLDER = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
@@ -428,64 +439,162 @@ def capture_files(source: str, window: Window) -> Iterator[CaptureFile]:
 # --- reader -----------------------------------------------------------------------------------
 
 
-def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, pa.Array, pa.Array | None]:
-    """Which records pyarrow can turn into rows directly, and their output/input text."""
+def _record_lines(content: bytes) -> tuple[np.ndarray, bool]:
+    """1-based line numbers of a file's records (its non-blank lines), and whether every line is one.
+
+    The usual file has a JSON object on every line: that is checked without a loop per line.
+    """
+    if content.startswith(b"{") and not _NOT_OBJECT_LINE.search(content):
+        return np.arange(1, content.count(b"\n") + (not content.endswith(b"\n")) + 1), True
+    numbers = [i + 1 for i, line in enumerate(content.split(b"\n")) if line.strip()]
+    return np.array(numbers, dtype=np.int64), False
+
+
+@dataclass
+class _Files:
+    """Consecutive capture files whose records are read together, in file order."""
+
+    names: list[str] = field(default_factory=list)
+    contents: list[bytes] = field(default_factory=list)
+    lines: list[np.ndarray] = field(default_factory=list)  # per file: the line number of each record
+    records: int = 0
+
+    def add(self, name: str, content: bytes, lines: np.ndarray) -> None:
+        self.names.append(name)
+        self.contents.append(content)
+        self.lines.append(lines)
+        self.records += len(lines)
+
+    def each(self) -> Iterator[_Files]:
+        for name, content, lines in zip(self.names, self.contents, self.lines, strict=True):
+            one = _Files()
+            one.add(name, content, lines)
+            yield one
+
+
+def _read_table(files: _Files) -> pa.Table | None:
+    """The files' records as one table, or None when some line is unusual (read record by record)."""
+    content = b"".join(part if part.endswith(b"\n") else part + b"\n" for part in files.contents if part)
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(content),
+            read_options=pa_json.ReadOptions(block_size=JSON_BLOCK_BYTES),
+            parse_options=pa_json.ParseOptions(explicit_schema=_CAPTURE_SCHEMA, unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return table if len(table) == files.records else None
+
+
+def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Which records pyarrow can turn into rows directly, which are settled (outside the window,
+    no rows), and every record's row text (output, then input)."""
     capture = table.column("captureData").combine_chunks()
-    out_part, in_part = pc.struct_field(capture, [1]), pc.struct_field(capture, [0])
-    out_data, in_data = pc.struct_field(out_part, [2]), pc.struct_field(in_part, [2])
+    out_part, in_part = pc.struct_field(capture, [_OUTPUT]), pc.struct_field(capture, [_INPUT])
+    out_data, in_data = pc.struct_field(out_part, [_DATA]), pc.struct_field(in_part, [_DATA])
     out_data, in_data = pc.utf8_rtrim(out_data, characters="\r\n"), pc.utf8_rtrim(in_data, characters="\r\n")
 
     def plain_csv(part: pa.Array, data: pa.Array) -> pa.Array:
         clean = pc.invert(pc.match_substring_regex(data, r'["\r\n]'))
-        return pc.and_kleene(pc.equal(pc.struct_field(part, [3]), "CSV"), clean)
+        return pc.and_kleene(pc.equal(pc.struct_field(part, [_ENCODING]), "CSV"), clean)
 
     ok = pc.fill_null(plain_csv(in_part, in_data), False)
     no_output = pc.is_null(out_part)
     ok = pc.and_(ok, pc.or_(no_output, pc.fill_null(plain_csv(out_part, out_data), False)))
+    outside = np.zeros(len(table), dtype=bool)
     if window.bounded:
         times = pc.strptime(
-            pc.struct_field(table.column("eventMetadata").combine_chunks(), [1]),
+            pc.struct_field(table.column("eventMetadata").combine_chunks(), [_TIME]),
             format=TIME_FORMAT,
             unit="s",
             error_is_null=True,
         )
         ok = pc.and_(ok, pc.is_valid(times))
-        inside = pa.array(np.ones(len(table), dtype=bool))
+        inside = pc.is_valid(times)
         if window.start:
             inside = pc.and_(inside, pc.greater_equal(times, pa.scalar(window.start, pa.timestamp("s"))))
         if window.end:
             inside = pc.and_(inside, pc.less(times, pa.scalar(window.end, pa.timestamp("s"))))
-        # Records outside the window are settled here: mark them "handled, no rows".
-        outside = pc.and_(ok, pc.invert(pc.fill_null(inside, False)))
-    else:
-        outside = pa.array(np.zeros(len(table), dtype=bool))
+        # Records outside the window are settled here: "handled, no rows".
+        outside = ~to_numpy(pc.fill_null(inside, False))
     joined = pc.if_else(
         pc.fill_null(no_output, False), in_data, pc.binary_join_element_wise(out_data, in_data, ",")
     )
-    ok_np = np.asarray(pc.fill_null(ok, False))
-    return ok_np & ~np.asarray(outside), ok_np & np.asarray(outside), joined
+    ok_np = to_numpy(ok)
+    return ok_np & ~outside, ok_np & outside, joined
 
 
-def _columns_from_split(rows: pa.Array, width: int) -> tuple[list[pa.Array], np.ndarray]:
+def _columns_from_split(rows: pa.Array, width: int) -> list[pa.Array]:
     """Split comma-joined rows into `width` string columns (missing beyond a row's end)."""
     fields = pc.split_pattern(rows, ",")
-    lengths = np.asarray(pc.list_value_length(fields))
-    starts = np.asarray(fields.offsets)[:-1]
+    lengths = to_numpy(pc.list_value_length(fields))
+    starts = to_numpy(fields.offsets)[:-1]
     values = fields.flatten()
     columns = []
     for j in range(width):
         present = lengths > j
-        indices = pa.array(np.where(present, starts + j, 0), mask=~present)
-        columns.append(values.take(indices))
-    return columns, lengths
+        columns.append(values.take(index_array(np.where(present, starts + j, 0), valid=present)))
+    return columns
+
+
+def _columns_from_csv(rows: pa.Array, width: int) -> list[pa.Array] | None:
+    """`width` string columns of comma-joined rows that each hold exactly `width` fields and no
+    quotes or line breaks, parsed by one `pyarrow.csv` call (None if pyarrow reads them otherwise)."""
+    lines = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
+    text = lines.buffers()[2].slice(0, int(offsets[-1]))
+    if text.slice(0, len(_BOM)).to_pybytes() == _BOM:
+        return None  # pyarrow would drop a leading byte-order mark
+    names = [f"c{j}" for j in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(text),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if len(table) != len(rows):
+        return None
+    return [column.combine_chunks() for column in table.columns]
+
+
+def _fast_rows(rows: pa.Array, width: int) -> tuple[list[tuple[np.ndarray, list[pa.Array]]], np.ndarray]:
+    """(positions, columns) parts of plain-CSV rows, and each row's number of fields.
+
+    Rows with the baseline's number of fields (the usual case) go through the CSV parser; the others
+    are split one by one (padded or cut to `width`).
+    """
+    lengths = to_numpy(pc.count_substring(rows, ",")) + 1
+    whole = lengths == width
+    parts = []
+    if whole.any():
+        columns = _columns_from_csv(rows if whole.all() else rows.filter(bool_array(whole)), width)
+        if columns is not None:
+            parts.append((np.flatnonzero(whole), columns))
+            rows = rows.filter(bool_array(~whole))
+        else:
+            whole[:] = False
+    if len(rows):
+        parts.append((np.flatnonzero(~whole), _columns_from_split(rows, width)))
+    return parts, lengths
 
 
 def _columns_from_rows(rows: Sequence[Row], width: int) -> list[pa.Array]:
-    return [pa.array([row[j] if j < len(row) else None for row in rows], pa.string()) for j in range(width)]
+    return [string_array([row[j] if j < len(row) else None for row in rows]) for j in range(width)]
+
+
+def _in_order(parts: list[tuple[np.ndarray, list[pa.Array]]], width: int) -> list[pa.Array]:
+    """The parts' rows merged by position (positions may repeat: those rows keep their order)."""
+    if len(parts) == 1:
+        return parts[0][1]
+    permutation = index_array(np.argsort(np.concatenate([positions for positions, _ in parts]), kind="stable"))
+    return [pa.concat_arrays([columns[j] for _, columns in parts]).take(permutation) for j in range(width)]
 
 
 class CaptureReader:
-    """Streams capture rows as profiler batches: one list of `width` string arrays per file."""
+    """Streams capture rows as profiler batches (lists of `width` string arrays), in file order."""
 
     def __init__(
         self,
@@ -501,70 +610,107 @@ class CaptureReader:
         self.summary = CaptureSummary()
 
     def batches(self) -> Iterator[list[pa.Array]]:
+        """Batches of rows; reading runs ahead in a thread (pyarrow parses without the GIL) unless a
+        preprocessor script is configured, which then runs in the caller's thread."""
+        batches = self._batches()
+        return prefetched(batches, PREFETCH_BATCHES) if self.preprocessor is None else batches
+
+    def _batches(self) -> Iterator[list[pa.Array]]:
+        pending = _Files()
         for capture_file in capture_files(self.source, self.window):
             try:
                 content = capture_file.read()
             except Exception as exc:  # OSError locally, botocore errors on S3
+                yield from self._flush(pending)  # issues stay in file order
+                pending = _Files()
                 self.summary.report(
                     capture_file.name, f"cannot read the file ({exc}); check its permissions", record=False
                 )
                 continue
             self.summary.files += 1
-            batch = self._file_batch(capture_file.name, content)
-            if batch is not None:
-                yield batch
+            lines, regular = _record_lines(content)
+            self.summary.records += len(lines)
+            if not regular:
+                # Blank or odd lines: this file alone, as the line count cannot vouch for its records.
+                yield from self._flush(pending)
+                pending = _Files()
+            pending.add(capture_file.name, content, lines)
+            if not regular or pending.records >= GROUP_RECORDS:
+                yield from self._flush(pending)
+                pending = _Files()
+        yield from self._flush(pending)
 
-    def _file_batch(self, name: str, content: bytes) -> list[pa.Array] | None:
-        lines = content.split(b"\n")
-        line_numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
-        self.summary.records += len(line_numbers)
-        table = None
-        if self.preprocessor is None:
-            try:
-                table = pa_json.read_json(
-                    io.BytesIO(content),
-                    parse_options=pa_json.ParseOptions(
-                        explicit_schema=_CAPTURE_SCHEMA, unexpected_field_behavior="ignore"
-                    ),
-                )
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                table = None  # some line is unusual: read the file record by record
-        if table is not None and len(table) != len(line_numbers):
-            table = None
-        order: list[np.ndarray] = []
-        parts: list[list[pa.Array]] = []
-        slow = np.arange(len(line_numbers))
+    def _flush(self, files: _Files) -> Iterator[list[pa.Array]]:
+        if not files.names:
+            return
+        table = _read_table(files) if self.preprocessor is None and files.records else None
+        if table is None and len(files.names) > 1:
+            # Some file is unusual: read each on its own, so the others keep the fast path.
+            for one in files.each():
+                yield from self._flush(one)
+            return
+        batch = self._batch(files, table)
+        if batch is not None:
+            yield batch
+
+    def _batch(self, files: _Files, table: pa.Table | None) -> list[pa.Array] | None:
+        file_of = np.repeat(np.arange(len(files.names)), [len(lines) for lines in files.lines])
+        line_of = np.concatenate(files.lines)
+
+        def location(index: int) -> str:
+            return f"{files.names[file_of[index]]}:{line_of[index]}"
+
+        parts: list[tuple[np.ndarray, list[pa.Array]]] = []
+        fast_index, fast_lengths = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        slow = np.arange(files.records)
         if table is not None and len(table):
             fast, settled, joined = _fast_candidates(table, self.window)
-            if fast.any():
-                columns, lengths = _columns_from_split(joined.filter(pa.array(fast)), self.width)
-                fast_index = np.flatnonzero(fast)
-                self.summary.count_fields(lengths, lambda i: f"{name}:{line_numbers[fast_index[i]]}")
-                order.append(fast_index)
-                parts.append(columns)
-            self.summary.in_window += int(fast.sum())
+            fast_index = np.flatnonzero(fast)
+            if len(fast_index):
+                fast_parts, fast_lengths = _fast_rows(joined.filter(bool_array(fast)), self.width)
+                parts.extend((fast_index[positions], columns) for positions, columns in fast_parts)
+            self.summary.in_window += len(fast_index)
             slow = np.flatnonzero(~(fast | settled))
-        rows, row_order, row_lines = [], [], []
-        for index in slow.tolist():
-            line_no = line_numbers[index]
-            try:
-                record_result = self._record(lines[line_no - 1])
-            except _RecordError as exc:
-                self.summary.report(f"{name}:{line_no}", str(exc))
-                continue
-            for row in record_result:
-                rows.append(row)
-                row_order.append(index)
-                row_lines.append(line_no)
+        rows, row_records = self._slow_rows(files, slow, file_of, line_of, location)
         if rows:
-            self.summary.count_fields(np.array([len(r) for r in rows]), lambda i: f"{name}:{row_lines[i]}")
-            order.append(np.array(row_order))
-            parts.append(_columns_from_rows(rows, self.width))
-        if not parts:
-            return None
-        # Keep the rows in file order: the profile's sketches depend on arrival order.
-        permutation = pa.array(np.argsort(np.concatenate(order), kind="stable"))
-        return [pa.concat_arrays([part[j] for part in parts]).take(permutation) for j in range(self.width)]
+            parts.append((np.array(row_records), _columns_from_rows(rows, self.width)))
+        self._count_fields(
+            np.concatenate([fast_lengths, [len(row) for row in rows]]).astype(np.int64),
+            np.concatenate([fast_index, row_records]).astype(np.int64),
+            np.concatenate([np.zeros(len(fast_index), dtype=np.int64), np.ones(len(rows), dtype=np.int64)]),
+            file_of,
+            location,
+        )
+        # Rows stay in file order: the profile's sketches depend on arrival order.
+        return _in_order(parts, self.width) if parts else None
+
+    def _slow_rows(
+        self, files: _Files, slow: np.ndarray, file_of: np.ndarray, line_of: np.ndarray, location
+    ) -> tuple[list[Row], list[int]]:
+        """Rows of the records the fast path could not take, one record at a time, and their records."""
+        rows: list[Row] = []
+        row_records: list[int] = []
+        split: dict[int, list[bytes]] = {}
+        for index in slow.tolist():
+            number = int(file_of[index])
+            if number not in split:
+                split[number] = files.contents[number].split(b"\n")
+            try:
+                record_rows = self._record(split[number][line_of[index] - 1])
+            except _RecordError as exc:
+                self.summary.report(location(index), str(exc))
+                continue
+            rows.extend(record_rows)
+            row_records.extend([index] * len(record_rows))
+        return rows, row_records
+
+    def _count_fields(
+        self, lengths: np.ndarray, records: np.ndarray, slow: np.ndarray, file_of: np.ndarray, location
+    ) -> None:
+        # Where a field count is first seen is judged file by file, the fast rows of a file before
+        # its slow ones (as when every file was read on its own).
+        order = np.argsort(file_of[records] * 2 + slow, kind="stable")
+        self.summary.count_fields(lengths[order], lambda i: location(records[order[i]]))
 
     def _record(self, line: bytes) -> list[Row]:
         """Rows of one record line inside the window ([] when outside or dropped)."""
