@@ -62,7 +62,10 @@ _CAPTURE_SCHEMA = pa.schema(
 _INPUT, _OUTPUT, _DATA, _ENCODING, _TIME = 0, 1, 0, 1, 0  # struct field positions in _CAPTURE_SCHEMA
 _NOT_OBJECT_LINE = re.compile(rb"\n[^{]")  # a line that does not start a JSON object
 _BOM = b"\xef\xbb\xbf"
-GROUP_RECORDS = 1 << 16  # records of consecutive files parsed together: few, large pyarrow calls
+# One literal each: a literal search runs at memchr speed, a character class byte by byte.
+_QUOTE_OR_BREAK = [re.compile(re.escape(char)) for char in (b'"', b"\r", b"\n")]
+CSV_TYPE = pa.dictionary(pa.int32(), pa.string())
+GROUP_RECORDS = 1 << 14  # records of consecutive files parsed together: few, large pyarrow calls, bounded memory
 JSON_BLOCK_BYTES = 1 << 22
 CSV_BLOCK_BYTES = 1 << 22
 PREFETCH_BATCHES = 2  # batches read ahead of the profiler (each about GROUP_RECORDS rows)
@@ -486,21 +489,41 @@ def _read_table(files: _Files) -> pa.Table | None:
     return table if len(table) == files.records else None
 
 
+def _equals(values: pa.Array, text: str) -> np.ndarray:
+    """`values == text` as a numpy mask (False for nulls), compared once per distinct value."""
+    encoded = pc.dictionary_encode(values)
+    matches = np.append(to_numpy(pc.equal(encoded.dictionary, text), null_value=False), False)
+    return matches[to_numpy(encoded.indices, null_value=len(matches) - 1)]
+
+
+def _quote_or_break(data: pa.Array) -> bool:
+    """Whether any value may hold a quote or a line break (one scan of the whole text buffer)."""
+    text = data.buffers()[2]
+    return text is not None and any(pattern.search(memoryview(text)) for pattern in _QUOTE_OR_BREAK)
+
+
+def _plain_text(data: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """`data` without trailing line breaks, and which values are present and hold no quote or line
+    break (commas then separate the fields). Usually settled by buffer scans, not per value."""
+    if _quote_or_break(data):
+        data = pc.utf8_rtrim(data, characters="\r\n")
+    present = ~to_numpy(pc.is_null(data))
+    if not _quote_or_break(data):
+        return data, present
+    quoted = to_numpy(pc.match_substring_regex(data, r'["\r\n]'), null_value=True)
+    return data, present & ~quoted
+
+
 def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Which records pyarrow can turn into rows directly, which are settled (outside the window,
-    no rows), and every record's row text (output, then input)."""
+    no rows), and every record's row text (output fields, then input fields) ending in a newline."""
     capture = table.column("captureData").combine_chunks()
     out_part, in_part = pc.struct_field(capture, [_OUTPUT]), pc.struct_field(capture, [_INPUT])
-    out_data, in_data = pc.struct_field(out_part, [_DATA]), pc.struct_field(in_part, [_DATA])
-    out_data, in_data = pc.utf8_rtrim(out_data, characters="\r\n"), pc.utf8_rtrim(in_data, characters="\r\n")
-
-    def plain_csv(part: pa.Array, data: pa.Array) -> pa.Array:
-        clean = pc.invert(pc.match_substring_regex(data, r'["\r\n]'))
-        return pc.and_kleene(pc.equal(pc.struct_field(part, [_ENCODING]), "CSV"), clean)
-
-    ok = pc.fill_null(plain_csv(in_part, in_data), False)
-    no_output = pc.is_null(out_part)
-    ok = pc.and_(ok, pc.or_(no_output, pc.fill_null(plain_csv(out_part, out_data), False)))
+    out_data, out_plain = _plain_text(pc.struct_field(out_part, [_DATA]))
+    in_data, in_plain = _plain_text(pc.struct_field(in_part, [_DATA]))
+    no_output = to_numpy(pc.is_null(out_part))
+    ok = in_plain & _equals(pc.struct_field(in_part, [_ENCODING]), "CSV")
+    ok &= no_output | (out_plain & _equals(pc.struct_field(out_part, [_ENCODING]), "CSV"))
     outside = np.zeros(len(table), dtype=bool)
     if window.bounded:
         times = pc.strptime(
@@ -509,24 +532,23 @@ def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.nd
             unit="s",
             error_is_null=True,
         )
-        ok = pc.and_(ok, pc.is_valid(times))
         inside = pc.is_valid(times)
+        ok &= to_numpy(inside)
         if window.start:
             inside = pc.and_(inside, pc.greater_equal(times, pa.scalar(window.start, pa.timestamp("s"))))
         if window.end:
             inside = pc.and_(inside, pc.less(times, pa.scalar(window.end, pa.timestamp("s"))))
         # Records outside the window are settled here: "handled, no rows".
         outside = ~to_numpy(pc.fill_null(inside, False))
-    joined = pc.if_else(
-        pc.fill_null(no_output, False), in_data, pc.binary_join_element_wise(out_data, in_data, ",")
-    )
-    ok_np = to_numpy(ok)
-    return ok_np & ~outside, ok_np & outside, joined
+    lines = pc.binary_join_element_wise(out_data, ",", in_data, "\n", "")
+    if no_output.any():
+        lines = pc.if_else(bool_array(no_output), pc.binary_join_element_wise(in_data, "\n", ""), lines)
+    return ok & ~outside, ok & outside, lines
 
 
-def _columns_from_split(rows: pa.Array, width: int) -> list[pa.Array]:
-    """Split comma-joined rows into `width` string columns (missing beyond a row's end)."""
-    fields = pc.split_pattern(rows, ",")
+def _columns_from_split(lines: pa.Array, width: int) -> list[pa.Array]:
+    """Split newline-terminated rows on commas into `width` string columns (missing beyond a row's end)."""
+    fields = pc.split_pattern(pc.utf8_rtrim(lines, characters="\n"), ",")
     lengths = to_numpy(pc.list_value_length(fields))
     starts = to_numpy(fields.offsets)[:-1]
     values = fields.flatten()
@@ -537,12 +559,11 @@ def _columns_from_split(rows: pa.Array, width: int) -> list[pa.Array]:
     return columns
 
 
-def _columns_from_csv(rows: pa.Array, width: int) -> list[pa.Array] | None:
-    """`width` string columns of comma-joined rows that each hold exactly `width` fields and no
-    quotes or line breaks, parsed by one `pyarrow.csv` call (None if pyarrow reads them otherwise)."""
-    lines = pc.binary_join_element_wise(rows, pa.scalar(""), "\n")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
-    text = lines.buffers()[2].slice(0, int(offsets[-1]))
+def _columns_from_csv(lines: pa.Array, width: int) -> list[pa.Array] | None:
+    """`width` dictionary-encoded string columns of newline-terminated rows without quotes or line
+    breaks, parsed by one `pyarrow.csv` call; None when some row does not hold `width` fields."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=4 * lines.offset)
+    text = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     if text.slice(0, len(_BOM)).to_pybytes() == _BOM:
         return None  # pyarrow would drop a leading byte-order mark
     names = [f"c{j}" for j in range(width)]
@@ -551,33 +572,36 @@ def _columns_from_csv(rows: pa.Array, width: int) -> list[pa.Array] | None:
             pa.BufferReader(text),
             read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, CSV_TYPE)),
         )
     except pa.ArrowInvalid:
         return None
-    if len(table) != len(rows):
+    if len(table) != len(lines):
         return None
     return [column.combine_chunks() for column in table.columns]
 
 
-def _fast_rows(rows: pa.Array, width: int) -> tuple[list[tuple[np.ndarray, list[pa.Array]]], np.ndarray]:
+def _fast_rows(lines: pa.Array, width: int) -> tuple[list[tuple[np.ndarray, list[pa.Array]]], np.ndarray]:
     """(positions, columns) parts of plain-CSV rows, and each row's number of fields.
 
     Rows with the baseline's number of fields (the usual case) go through the CSV parser; the others
     are split one by one (padded or cut to `width`).
     """
-    lengths = to_numpy(pc.count_substring(rows, ",")) + 1
+    columns = _columns_from_csv(lines, width)
+    if columns is not None:
+        return [(np.arange(len(lines)), columns)], np.full(len(lines), width)
+    lengths = to_numpy(pc.count_substring(lines, ",")) + 1
     whole = lengths == width
     parts = []
     if whole.any():
-        columns = _columns_from_csv(rows if whole.all() else rows.filter(bool_array(whole)), width)
+        columns = _columns_from_csv(lines.filter(bool_array(whole)), width)
         if columns is not None:
             parts.append((np.flatnonzero(whole), columns))
-            rows = rows.filter(bool_array(~whole))
+            lines = lines.filter(bool_array(~whole))
         else:
             whole[:] = False
-    if len(rows):
-        parts.append((np.flatnonzero(~whole), _columns_from_split(rows, width)))
+    if len(lines):
+        parts.append((np.flatnonzero(~whole), _columns_from_split(lines, width)))
     return parts, lengths
 
 
@@ -585,10 +609,15 @@ def _columns_from_rows(rows: Sequence[Row], width: int) -> list[pa.Array]:
     return [string_array([row[j] if j < len(row) else None for row in rows]) for j in range(width)]
 
 
+def _plain_strings(array: pa.Array) -> pa.Array:
+    return array.cast(pa.string()) if pa.types.is_dictionary(array.type) else array
+
+
 def _in_order(parts: list[tuple[np.ndarray, list[pa.Array]]], width: int) -> list[pa.Array]:
     """The parts' rows merged by position (positions may repeat: those rows keep their order)."""
     if len(parts) == 1:
         return parts[0][1]
+    parts = [(positions, [_plain_strings(column) for column in columns]) for positions, columns in parts]
     permutation = index_array(np.argsort(np.concatenate([positions for positions, _ in parts]), kind="stable"))
     return [pa.concat_arrays([columns[j] for _, columns in parts]).take(permutation) for j in range(width)]
 
@@ -664,10 +693,11 @@ class CaptureReader:
         fast_index, fast_lengths = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         slow = np.arange(files.records)
         if table is not None and len(table):
-            fast, settled, joined = _fast_candidates(table, self.window)
+            fast, settled, lines = _fast_candidates(table, self.window)
             fast_index = np.flatnonzero(fast)
             if len(fast_index):
-                fast_parts, fast_lengths = _fast_rows(joined.filter(bool_array(fast)), self.width)
+                fast_lines = lines if fast.all() else lines.filter(bool_array(fast))
+                fast_parts, fast_lengths = _fast_rows(fast_lines, self.width)
                 parts.extend((fast_index[positions], columns) for positions, columns in fast_parts)
             self.summary.in_window += len(fast_index)
             slow = np.flatnonzero(~(fast | settled))

@@ -143,6 +143,36 @@ def test_field_counts_record_short_and_long_rows(tmp_path):
     assert summary.first_row_with[2].endswith(":2")
 
 
+def test_files_read_together_keep_their_order_and_a_bad_file_its_own_line_numbers(tmp_path):
+    minute = timedelta(minutes=1)
+    write_file(tmp_path, traffic([["1", "a"], ["2", "b"]], T0), T0)
+    middle = write_file(tmp_path, traffic([["3", "c"], ["4", "d"]], T0 + minute), T0 + minute)
+    write_file(tmp_path, traffic([["5", "e"]], T0 + 2 * minute), T0 + 2 * minute)
+    first, second = middle.read_text().splitlines()
+    middle.write_text(f'{first}\n{{"captureData": oops}}\n{second}\n')  # pyarrow cannot read this file
+    rows, summary = read(tmp_path, 3)
+    assert [row[1:] for row in rows] == [["1", "a"], ["2", "b"], ["3", "c"], ["4", "d"], ["5", "e"]]
+    assert (summary.files, summary.records, summary.rows, summary.bad_records) == (3, 6, 5, 1)
+    assert summary.issues[0].location == f"{middle}:2"
+
+
+def test_where_a_field_count_is_first_seen_is_judged_file_by_file(tmp_path):
+    early = traffic([["1", "2"], ["3", "4"]], T0)
+    early[0]["captureData"]["endpointInput"].update(encoding="JSON", data='{"a": "1"}')  # read record by record
+    first = write_file(tmp_path, early, T0)
+    write_file(tmp_path, traffic([["5"]], T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.5", "1", None], ["0.5", "3", "4"], ["0.5", "5", None]]
+    assert summary.field_counts == {2: 2, 3: 1}
+    assert summary.first_row_with[2] == f"{first}:1"
+
+
+def test_a_leading_byte_order_mark_stays_in_the_value(tmp_path):
+    write_records(tmp_path, traffic([["1", "2"], ["3", "4"]], T0, outputs=["\ufeff0.5", "0.25"]))
+    rows, _ = read(tmp_path, 3)
+    assert rows == [["\ufeff0.5", "1", "2"], ["0.25", "3", "4"]]
+
+
 def test_input_only_capture_gives_input_fields(tmp_path):
     write_records(tmp_path, [record("1,2\n", None, T0)])
     rows, _ = read(tmp_path, 2)
