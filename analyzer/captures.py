@@ -491,9 +491,20 @@ def _read_table(files: _Files) -> pa.Table | None:
 
 def _equals(values: pa.Array, text: str) -> np.ndarray:
     """`values == text` as a numpy mask (False for nulls), compared once per distinct value."""
+    if not values.null_count and _all_equal(values, text.encode()):
+        return np.ones(len(values), dtype=bool)
     encoded = pc.dictionary_encode(values)
     matches = np.append(to_numpy(pc.equal(encoded.dictionary, text), null_value=False), False)
     return matches[to_numpy(encoded.indices, null_value=len(matches) - 1)]
+
+
+def _all_equal(values: pa.Array, text: bytes) -> bool:
+    """Whether every value of a string array without nulls is `text` (two buffer comparisons)."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=4 * values.offset)
+    if not len(values) or not (np.diff(offsets) == len(text)).all():
+        return False
+    data = values.buffers()[2].slice(int(offsets[0]), len(text) * len(values))
+    return data.equals(pa.py_buffer(text * len(values)))
 
 
 def _quote_or_break(data: pa.Array) -> bool:
