@@ -83,3 +83,9 @@ def string_array(values: list[str | None]) -> pa.Array:
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())
+
+
+def string_scalar(value: str) -> pa.Scalar:
+    """A pyarrow string scalar (`pa.scalar` and plain Python arguments to compute functions import
+    pandas)."""
+    return string_array([value])[0]

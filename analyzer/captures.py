@@ -1,10 +1,12 @@
 """Read endpoint data-capture files (contract, section 1) into rows for the profiler.
 
 Each capture record becomes one row: the endpointOutput fields first, then the endpointInput
-fields, named positionally with the baseline's feature names. Records are read file by file; the
-common case (CSV input and output, second-precision times, no quotes or line breaks in the data)
-goes through pyarrow without a Python loop per record. Every other record, and every record when
-a preprocessor script is configured, takes the per-record path below.
+fields, named positionally with the baseline's feature names. Consecutive files are read together
+(about `GROUP_RECORDS` records: one `pyarrow.json` call, then one `pyarrow.csv` call over the rows'
+text), in a background thread ahead of the profiler; the common case (CSV input and output,
+second-precision times, no quotes or line breaks in the data) never loops over records in Python.
+Every other record, and every record when a preprocessor script is configured, takes the
+per-record path below; rows stay in file order and messages name the file and line either way.
 
 Bad input never stops the run: a malformed line, an unknown encoding or an unreadable file is
 counted and described (file and line) in `CaptureSummary.issues`, and the other records are kept.
@@ -40,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from analyzer.arrays import bool_array, index_array, string_array, to_numpy
+from analyzer.arrays import bool_array, index_array, string_array, string_scalar, to_numpy
 from analyzer.datasets import prefetched
 
 Row = list[str | None]  # one value per field; None or "" = missing
@@ -59,6 +61,7 @@ _CAPTURE_SCHEMA = pa.schema(
         ("eventMetadata", pa.struct([("inferenceTime", pa.string())])),
     ]
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INPUT, _OUTPUT, _DATA, _ENCODING, _TIME = 0, 1, 0, 1, 0  # struct field positions in _CAPTURE_SCHEMA
 _NOT_OBJECT_LINE = re.compile(rb"\n[^{]")  # a line that does not start a JSON object
 _BOM = b"\xef\xbb\xbf"
@@ -494,7 +497,7 @@ def _equals(values: pa.Array, text: str) -> np.ndarray:
     if not values.null_count and _all_equal(values, text.encode()):
         return np.ones(len(values), dtype=bool)
     encoded = pc.dictionary_encode(values)
-    matches = np.append(to_numpy(pc.equal(encoded.dictionary, text), null_value=False), False)
+    matches = np.append(to_numpy(pc.equal(encoded.dictionary, string_scalar(text)), null_value=False), False)
     return matches[to_numpy(encoded.indices, null_value=len(matches) - 1)]
 
 
@@ -525,6 +528,11 @@ def _plain_text(data: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return data, present & ~quoted
 
 
+def _epoch_seconds(moment: datetime) -> int:
+    # Whole seconds, rounded down (as a second-precision pyarrow timestamp of `moment`).
+    return (moment - _EPOCH) // timedelta(seconds=1)
+
+
 def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Which records pyarrow can turn into rows directly, which are settled (outside the window,
     no rows), and every record's row text (output fields, then input fields) ending in a newline."""
@@ -543,17 +551,19 @@ def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.nd
             unit="s",
             error_is_null=True,
         )
-        inside = pc.is_valid(times)
-        ok &= to_numpy(inside)
+        inside = ~to_numpy(pc.is_null(times))
+        ok &= inside
+        seconds = to_numpy(times.cast(pa.int64()), null_value=0)
         if window.start:
-            inside = pc.and_(inside, pc.greater_equal(times, pa.scalar(window.start, pa.timestamp("s"))))
+            inside &= seconds >= _epoch_seconds(window.start)
         if window.end:
-            inside = pc.and_(inside, pc.less(times, pa.scalar(window.end, pa.timestamp("s"))))
+            inside &= seconds < _epoch_seconds(window.end)
         # Records outside the window are settled here: "handled, no rows".
-        outside = ~to_numpy(pc.fill_null(inside, False))
-    lines = pc.binary_join_element_wise(out_data, ",", in_data, "\n", "")
+        outside = ~inside
+    comma, newline, nothing = (string_scalar(text) for text in (",", "\n", ""))
+    lines = pc.binary_join_element_wise(out_data, comma, in_data, newline, nothing)
     if no_output.any():
-        lines = pc.if_else(bool_array(no_output), pc.binary_join_element_wise(in_data, "\n", ""), lines)
+        lines = pc.if_else(bool_array(no_output), pc.binary_join_element_wise(in_data, newline, nothing), lines)
     return ok & ~outside, ok & outside, lines
 
 
