@@ -9,6 +9,7 @@ the policy uses; the acknowledgment then still covers only that one resource.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
@@ -27,6 +28,12 @@ def _render(value: object) -> str:
         if function == "Fn::GetAtt":
             return f"<{argument[0]}.{argument[1]}>"
     return json.dumps(value, separators=(",", ":"))
+
+
+def acknowledge_wildcard_resources(scope: IConstruct, reasons: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge AwsSolutions-IAM5 for each (wildcard resource, reason) pair."""
+    for resource, reason in reasons:
+        acknowledge_wildcard_resource(scope, resource, reason)
 
 
 def acknowledge_wildcard_resource(scope: IConstruct, resource: str, reason: str) -> None:

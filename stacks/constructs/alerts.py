@@ -49,7 +49,8 @@ from constructs import Construct
 
 from stacks.constructs.capture_storage import ALERT_MARKER_PREFIX, REPORTS_PREFIX
 from stacks.constructs.log_groups import log_group
-from stacks.nag import acknowledge_wildcard_resource
+from stacks.iam import add_statements
+from stacks.nag import acknowledge_wildcard_resources
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "alerts.handler.handler"
@@ -272,15 +273,13 @@ class RunAlerts(Construct):
             ("UseAlertsKey", ["kms:Decrypt", "kms:GenerateDataKey"], self.key.key_arn),
             ("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], self.log_group.log_group_arn),
         ]
-        for sid, actions, resource in statements:
-            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=[resource]))
-        for resource, reason in (
+        add_statements(self.role, statements)
+        acknowledge_wildcard_resources(self.role, (
             (reports, "Reports have generated keys (<schedule>/yyyy/mm/dd/HH/); read-only, this "
                       "endpoint's only."),
             (markers, "One marker per run and status, named by the run; write/delete under this endpoint's "
                       "alert-markers/ prefix only."),
-        ):
-            acknowledge_wildcard_resource(self.role, resource, reason)
+        ))
 
     def _drift_alarm(self, props: RunAlertsProps, feature: str,
                      action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:

@@ -23,8 +23,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.iam import add_statements
 from stacks.images import MODEL_MONITOR, SKLEARN_PROCESSING, ImageSpec, image_uri, image_uris_by_region
-from stacks.nag import acknowledge_wildcard_resource
+from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
 
 ENGINES = ("managed", "self-hosted")
 CONTAINER_ENTRYPOINT = ("python3", "-m", "analyzer", "container")
@@ -150,7 +151,7 @@ def processing_job_role(
     partition = Stack.of(scope).partition
     repository = f"arn:{partition}:ecr:{Aws.REGION}:*:repository/{image.repository}"
     log_streams = f"arn:{partition}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{PROCESSING_LOG_GROUP}:*"
-    for sid, actions, resource in (
+    add_statements(role, (
         (
             "PullAnalyzerImage",
             ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
@@ -164,9 +165,8 @@ def processing_job_role(
         ),
         # Read KMS-encrypted inputs, write encrypted outputs, encrypt the volume.
         ("UseDataKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], key.key_arn),
-    ):
-        role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=[resource]))
-    for resource, reason in (
+    ))
+    acknowledge_wildcard_resources(role, (
         (
             repository,
             "The prebuilt image's ECR account differs per region (CfnMapping); the repository "
@@ -178,8 +178,7 @@ def processing_job_role(
             "SageMaker names processing log streams per job and instance; scoped to the "
             "processing-jobs log group.",
         ),
-    ):
-        acknowledge_wildcard_resource(role, resource, reason)
+    ))
     if image.code is not None:
         image.code.grant_read(role)
     return role

@@ -14,8 +14,9 @@ from constructs import Construct
 
 from stacks.constructs.capture_storage import CAPTURE_PREFIX
 from stacks.constructs.log_groups import log_group
+from stacks.iam import add_statements
 from stacks.images import XGBOOST_SERVING, image_uri
-from stacks.nag import acknowledge_wildcard_resource
+from stacks.nag import acknowledge_wildcard_resources
 
 VARIANT_NAME = "AllTraffic"
 CSV_CONTENT_TYPES = ["text/csv"]
@@ -116,15 +117,13 @@ class ChurnEndpoint(Construct):
             ("EndpointLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
              log_streams),
         ]
-        for sid, actions, resource in statements:
-            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=[resource]))
+        add_statements(self.role, statements)
         # Each remaining wildcard is the narrowest the service allows.
-        for resource, reason in (
+        acknowledge_wildcard_resources(self.role, (
             (capture_objects, "SageMaker writes capture files with generated keys under "
                               "datacapture/<endpoint>/ only."),
             (serving_repository, "The serving image's ECR account differs per region (CfnMapping); the "
                                  "repository name pins it to the XGBoost image."),
             ("*", "ecr:GetAuthorizationToken supports no resource-level scoping."),
             (log_streams, "SageMaker names log streams per instance; scoped to this endpoint's log group."),
-        ):
-            acknowledge_wildcard_resource(self.role, resource, reason)
+        ))

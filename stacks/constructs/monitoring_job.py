@@ -17,7 +17,7 @@ from constructs import Construct
 from analyzer.metrics import NAMESPACE as METRICS_NAMESPACE
 from stacks.constructs.analyzer_job import AnalyzerImage, processing_job_role
 from stacks.constructs.capture_storage import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
-from stacks.nag import acknowledge_wildcard_resource
+from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
 
 SCHEDULE_SUFFIX = "-data-quality"
 # Contract, section 2: where the service puts the capture files, the baseline and the report.
@@ -105,12 +105,11 @@ def monitoring_job_role(
         )
     )
     role.add_to_policy(iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]))
-    for resource, reason in (
+    acknowledge_wildcard_resources(role, (
         (captures, "Capture files have generated names; scoped to this endpoint's variant prefix."),
         (baseline, "The baselining job's two output files, under its own job-name prefix."),
         (reports, "Report folders are per hour; scoped to this endpoint's schedule prefix."),
-    ):
-        acknowledge_wildcard_resource(role, resource, reason)
+    ))
     if publish_metrics:
         grant_put_metrics(role)
     return role
