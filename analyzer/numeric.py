@@ -118,14 +118,7 @@ class _Partition:
             self.exact[column] = False
         self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
 
-    def update_sketches(
-        self,
-        batches: dict[int, Batch],
-        values: dict[int, np.ndarray],
-        dropped: Sequence[int],
-        blocks: dict[tuple[int, ...], np.ndarray],
-    ) -> None:
-        """`blocks`: the values of some runs of columns already stacked (rows in column order)."""
+    def update_sketches(self, batches: dict[int, Batch], values: dict[int, np.ndarray], dropped: Sequence[int]) -> None:
         groups = []
         for group, columns in self.groups:
             keep = ~np.isin(columns, dropped)
@@ -140,10 +133,7 @@ class _Partition:
                 if length:
                     signed_zeros = any(batches[c].signed_zeros for c in columns[rows])
                     pairs = np.array([batches[c].pair for c in columns[rows]])
-                    block = blocks.get(tuple(columns[rows].tolist()))
-                    if block is None:
-                        block = np.stack([values[c] for c in columns[rows]])
-                    part.update(block, signed_zeros=signed_zeros, pairs=pairs)
+                    part.update(np.stack([values[c] for c in columns[rows]]), signed_zeros=signed_zeros, pairs=pairs)
                 groups.append((part, columns[rows]))
         self.groups = groups
 
@@ -159,12 +149,11 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
     """Advance the moments of every (partition, column, values) lane, all lanes in lockstep.
 
     Spark's update, value by value: `delta = x - avg; n += 1; delta_n = delta / n;
-    avg += delta_n; m2 += delta * (delta - delta_n)`. Only `avg` is a recurrence that needs a
-    numpy step per row (one step covers every lane; lanes are ordered by length so the
-    still-active ones are always a prefix); each row's `avg` before the update is kept, so
-    `delta`, `delta_n` and the `m2` terms are then whole-chunk operations with the same bits,
-    and `m2` is summed left to right by `np.add.accumulate`. Rows go through in chunks of
-    `WELFORD_CHUNK` to bound memory.
+    avg += delta_n; m2 += delta * (delta - delta_n)`. One numpy step per row covers every
+    lane; lanes are ordered by length so the still-active ones are always a prefix. Rows go
+    through in chunks of `WELFORD_CHUNK` to bound memory. (Keeping
+    only `avg` in the loop and recomputing the rest with whole-array operations gives the same
+    bits but measured barely faster: the loop cost is per numpy call, not per value.)
     """
     lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
     lengths = np.array([len(values) for _, _, values in lanes])
@@ -174,9 +163,8 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
     n0 = np.array([partitions[p].n[c] for p, c, _ in lanes])
     mean = np.array([partitions[p].mean[c] for p, c, _ in lanes])
     m2 = np.array([partitions[p].m2[c] for p, c, _ in lanes])
-    delta = np.empty(width)
-    subtract, divide, add = np.subtract, np.divide, np.add
-    lane_index = np.arange(width)
+    delta, delta_n, term = np.empty(width), np.empty(width), np.empty(width)
+    subtract, divide, add, multiply = np.subtract, np.divide, np.add, np.multiply
     for start in range(0, steps, WELFORD_CHUNK):
         stop = min(start + WELFORD_CHUNK, steps)
         values = np.zeros((stop - start, width))
@@ -184,54 +172,25 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
             part = column[start:stop]
             values[: len(part), lane] = part
         counts = n0[None, :] + np.arange(start + 1.0, stop + 1.0)[:, None]
-        # means[i] = avg before row i of the chunk; a lane's rows past its end stay 0 (unused).
-        means = np.zeros((stop - start + 1, width))
-        means[0] = mean
         row = start
         for active in range(width, 0, -1):
             end = min(int(lengths[active - 1]), stop)
             if end <= row:
                 continue
-            d = delta[:active]
+            m, s, d, dn, t = mean[:active], m2[:active], delta[:active], delta_n[:active], term[:active]
             rows = slice(row - start, end - start)
-            following = slice(row - start + 1, end - start + 1)
-            previous = means[row - start, :active]
-            for x, n, m in zip(values[rows, :active], counts[rows, :active], means[following, :active], strict=True):
-                subtract(x, previous, d)
-                divide(d, n, d)
-                add(previous, d, m)
-                previous = m
+            for x, n in zip(values[rows, :active], counts[rows, :active], strict=True):
+                subtract(x, m, d)
+                divide(d, n, dn)
+                add(m, dn, m)
+                subtract(d, dn, t)
+                multiply(d, t, t)
+                add(s, t, s)
             row = end
-        deltas = values - means[:-1]
-        # Lane by lane (contiguous rows): `accumulate` adds strictly left to right.
-        terms = np.empty((width, stop - start + 1))
-        terms[:, 0] = m2
-        terms[:, 1:] = (deltas * (deltas - deltas / counts)).T
-        taken = np.clip(lengths - start, 0, stop - start)
-        m2 = np.add.accumulate(terms, axis=1)[lane_index, taken]
-        mean = means[taken, lane_index]
     for lane, (p, c, _) in enumerate(lanes):
         partitions[p].n[c] = n0[lane] + lengths[lane]
         partitions[p].mean[c] = mean[lane]
         partitions[p].m2[c] = m2[lane]
-
-
-def _values(batches: dict[int, Batch]) -> tuple[dict[int, np.ndarray], dict[tuple[int, ...], np.ndarray]]:
-    """Each batch's values; those of clean batches of equal length are written straight into the
-    rows of one block (keyed by its columns), which the sketches take without a copy."""
-    values = {c: batch.values() for c, batch in batches.items() if not batch.clean}
-    clean: dict[int, list[int]] = {}
-    for c in sorted(batches):
-        if batches[c].clean:
-            clean.setdefault(len(batches[c].indices), []).append(c)
-    blocks = {}
-    for length, columns in clean.items():
-        block = np.empty((len(columns), length))
-        for row, c in zip(block, columns, strict=True):
-            np.take(batches[c].table, batches[c].indices, out=row, mode="clip")  # valid; "raise" buffers `out`
-            values[c] = row
-        blocks[tuple(columns)] = block
-    return values, blocks
 
 
 def merge_moments(parts: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
@@ -263,8 +222,8 @@ class NumericAggregator:
         lanes = []
         for p, partition_batches in sorted(by_partition.items()):
             partition = self._partitions[p]
-            values, blocks = _values(partition_batches)
-            partition.update_sketches(partition_batches, values, sorted(self._dropped), blocks)
+            values = {c: batch.values() for c, batch in partition_batches.items()}
+            partition.update_sketches(partition_batches, values, sorted(self._dropped))
             for c, column_values in values.items():
                 if len(column_values):
                     partition.add_sum(c, partition_batches[c], column_values)
