@@ -89,3 +89,26 @@ def string_scalar(value: str) -> pa.Scalar:
     """A pyarrow string scalar (`pa.scalar` and plain Python arguments to compute functions import
     pandas)."""
     return string_array([value])[0]
+
+
+def single_byte_encoded(array: pa.Array) -> pa.DictionaryArray | None:
+    """Dictionary encoding of a string array whose values are all one byte long (flags, one-hot
+    and code columns) without hashing: the dictionary is every byte from the lowest to the highest
+    value present (one-byte UTF-8 values are ASCII, so at most 128), the index is the byte minus
+    the lowest. None for any other array.
+
+    Entries may be unused and the order is by byte, not first appearance; the profiler counts
+    values per entry and depends on neither.
+    """
+    if not pa.types.is_string(array.type) or array.null_count or not len(array):
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype="<i4", count=len(array) + 1, offset=4 * array.offset)
+    if not (np.diff(offsets) == 1).all():
+        return None
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8, count=len(array), offset=int(offsets[0]))
+    low, high = int(data.min()), int(data.max())
+    dictionary = string_array([chr(byte) for byte in range(low, high + 1)])
+    indices = (data - np.uint8(low)).view(np.int8)
+    return pa.DictionaryArray.from_arrays(
+        pa.Array.from_buffers(pa.int8(), len(indices), [None, pa.py_buffer(indices)]), dictionary, safe=False
+    )

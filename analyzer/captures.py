@@ -63,11 +63,9 @@ _CAPTURE_SCHEMA = pa.schema(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INPUT, _OUTPUT, _DATA, _ENCODING, _TIME = 0, 1, 0, 1, 0  # struct field positions in _CAPTURE_SCHEMA
-_NOT_OBJECT_LINE = re.compile(rb"\n[^{]")  # a line that does not start a JSON object
 _BOM = b"\xef\xbb\xbf"
 # One literal each: a literal search runs at memchr speed, a character class byte by byte.
 _QUOTE_OR_BREAK = [re.compile(re.escape(char)) for char in (b'"', b"\r", b"\n")]
-CSV_TYPE = pa.dictionary(pa.int32(), pa.string())
 GROUP_RECORDS = 1 << 14  # records of consecutive files parsed together: few, large pyarrow calls, bounded memory
 JSON_BLOCK_BYTES = 1 << 22
 CSV_BLOCK_BYTES = 1 << 22
@@ -97,9 +95,7 @@ def parse_time(text: str, what: str = "time") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError):
-        raise WindowError(
-            f"{what} {text!r} is not an ISO-8601 time; write it like 2019-12-01T15:20:00Z"
-        ) from None
+        raise WindowError(f"{what} {text!r} is not an ISO-8601 time; write it like 2019-12-01T15:20:00Z") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -329,8 +325,7 @@ def _json_rows(text: str, name: str) -> list[Row]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(item, dict) for item in items):
         raise _RecordError(
-            f"{name}.data must be a flat JSON object (or a list of them); "
-            "use a preprocess_handler for other shapes"
+            f"{name}.data must be a flat JSON object (or a list of them); use a preprocess_handler for other shapes"
         )
     return [_dict_row(item) for item in items]
 
@@ -362,9 +357,7 @@ def record_rows(record: dict) -> list[Row]:
         raise _RecordError("captureData has neither endpointInput nor endpointOutput")
     if len({len(rows) for rows in decoded}) > 1:
         counts = " and ".join(f"{len(rows)}" for rows in decoded)
-        raise _RecordError(
-            f"output and input hold {counts} rows: they cannot be paired; send one row per request"
-        )
+        raise _RecordError(f"output and input hold {counts} rows: they cannot be paired; send one row per request")
     return [[value for rows in parts for value in rows] for parts in zip(*decoded, strict=True)]
 
 
@@ -450,10 +443,29 @@ def _record_lines(content: bytes) -> tuple[np.ndarray, bool]:
 
     The usual file has a JSON object on every line: that is checked without a loop per line.
     """
-    if content.startswith(b"{") and not _NOT_OBJECT_LINE.search(content):
-        return np.arange(1, content.count(b"\n") + (not content.endswith(b"\n")) + 1), True
+    text = np.frombuffer(content, dtype=np.uint8)
+    breaks = np.flatnonzero(text == ord("\n"))
+    inner = breaks[:-1] if content.endswith(b"\n") else breaks
+    if content.startswith(b"{") and (text[inner + 1] == ord("{")).all():
+        return np.arange(1, len(inner) + 2), True
     numbers = [i + 1 for i, line in enumerate(content.split(b"\n")) if line.strip()]
     return np.array(numbers, dtype=np.int64), False
+
+
+def _simple_strings(content: bytes) -> bool:
+    """Whether no JSON string of the file can hold a quote or a carriage return, nor a line feed
+    but as its last character: no raw carriage return, and every backslash starts a `\\n"`
+    (JSON escapes quotes and control characters; pyarrow rejects raw ones inside strings). Then
+    the capture `data` values need no per-value scan (`_plain_text`)."""
+    text = np.frombuffer(content, dtype=np.uint8)
+    if (text == ord("\r")).any():
+        return False
+    escapes = np.flatnonzero(text == ord("\\"))
+    if not len(escapes):
+        return True
+    if escapes[-1] + 2 >= len(text):
+        return False
+    return bool(((text[escapes + 1] == ord("n")) & (text[escapes + 2] == ord('"'))).all())
 
 
 @dataclass
@@ -464,12 +476,14 @@ class _Files:
     contents: list[bytes] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)  # per file: the line number of each record
     records: int = 0
+    simple_strings: bool = True  # `_simple_strings` holds for every file
 
     def add(self, name: str, content: bytes, lines: np.ndarray) -> None:
         self.names.append(name)
         self.contents.append(content)
         self.lines.append(lines)
         self.records += len(lines)
+        self.simple_strings = self.simple_strings and _simple_strings(content)
 
     def each(self) -> Iterator[_Files]:
         for name, content, lines in zip(self.names, self.contents, self.lines, strict=True):
@@ -510,15 +524,26 @@ def _all_equal(values: pa.Array, text: bytes) -> bool:
     return data.equals(pa.py_buffer(text * len(values)))
 
 
+def _any_ends_in_line_feed(data: pa.Array) -> bool:
+    offsets = np.frombuffer(data.buffers()[1], dtype=np.int32, count=len(data) + 1, offset=4 * data.offset)
+    ends = offsets[1:][np.diff(offsets) > 0] - 1
+    return bool(len(ends)) and bool((np.frombuffer(data.buffers()[2], dtype=np.uint8)[ends] == ord("\n")).any())
+
+
 def _quote_or_break(data: pa.Array) -> bool:
     """Whether any value may hold a quote or a line break (one scan of the whole text buffer)."""
     text = data.buffers()[2]
     return text is not None and any(pattern.search(memoryview(text)) for pattern in _QUOTE_OR_BREAK)
 
 
-def _plain_text(data: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _plain_text(data: pa.Array, simple_strings: bool) -> tuple[pa.Array, np.ndarray]:
     """`data` without trailing line breaks, and which values are present and hold no quote or line
-    break (commas then separate the fields). Usually settled by buffer scans, not per value."""
+    break (commas then separate the fields). Usually settled by buffer scans, not per value; with
+    `simple_strings` (see `_simple_strings`) by the last byte of each value."""
+    if simple_strings:
+        if _any_ends_in_line_feed(data):
+            data = pc.utf8_rtrim(data, characters="\n")
+        return data, ~to_numpy(pc.is_null(data))
     if _quote_or_break(data):
         data = pc.utf8_rtrim(data, characters="\r\n")
     present = ~to_numpy(pc.is_null(data))
@@ -533,13 +558,15 @@ def _epoch_seconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(seconds=1)
 
 
-def _fast_candidates(table: pa.Table, window: Window) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _fast_candidates(
+    table: pa.Table, window: Window, simple_strings: bool = False
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Which records pyarrow can turn into rows directly, which are settled (outside the window,
     no rows), and every record's row text (output fields, then input fields) ending in a newline."""
     capture = table.column("captureData").combine_chunks()
     out_part, in_part = pc.struct_field(capture, [_OUTPUT]), pc.struct_field(capture, [_INPUT])
-    out_data, out_plain = _plain_text(pc.struct_field(out_part, [_DATA]))
-    in_data, in_plain = _plain_text(pc.struct_field(in_part, [_DATA]))
+    out_data, out_plain = _plain_text(pc.struct_field(out_part, [_DATA]), simple_strings)
+    in_data, in_plain = _plain_text(pc.struct_field(in_part, [_DATA]), simple_strings)
     no_output = to_numpy(pc.is_null(out_part))
     ok = in_plain & _equals(pc.struct_field(in_part, [_ENCODING]), "CSV")
     ok &= no_output | (out_plain & _equals(pc.struct_field(out_part, [_ENCODING]), "CSV"))
@@ -581,8 +608,9 @@ def _columns_from_split(lines: pa.Array, width: int) -> list[pa.Array]:
 
 
 def _columns_from_csv(lines: pa.Array, width: int) -> list[pa.Array] | None:
-    """`width` dictionary-encoded string columns of newline-terminated rows without quotes or line
-    breaks, parsed by one `pyarrow.csv` call; None when some row does not hold `width` fields."""
+    """`width` string columns of newline-terminated rows without quotes or line breaks, parsed by
+    one `pyarrow.csv` call; None when some row does not hold `width` fields. (Plain strings: the
+    profiler dictionary-encodes a whole flush at once, cheaper than per-block dictionaries.)"""
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=4 * lines.offset)
     text = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     if text.slice(0, len(_BOM)).to_pybytes() == _BOM:
@@ -593,7 +621,7 @@ def _columns_from_csv(lines: pa.Array, width: int) -> list[pa.Array] | None:
             pa.BufferReader(text),
             read_options=pa_csv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, CSV_TYPE)),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
         )
     except pa.ArrowInvalid:
         return None
@@ -630,15 +658,10 @@ def _columns_from_rows(rows: Sequence[Row], width: int) -> list[pa.Array]:
     return [string_array([row[j] if j < len(row) else None for row in rows]) for j in range(width)]
 
 
-def _plain_strings(array: pa.Array) -> pa.Array:
-    return array.cast(pa.string()) if pa.types.is_dictionary(array.type) else array
-
-
 def _in_order(parts: list[tuple[np.ndarray, list[pa.Array]]], width: int) -> list[pa.Array]:
     """The parts' rows merged by position (positions may repeat: those rows keep their order)."""
     if len(parts) == 1:
         return parts[0][1]
-    parts = [(positions, [_plain_strings(column) for column in columns]) for positions, columns in parts]
     permutation = index_array(np.argsort(np.concatenate([positions for positions, _ in parts]), kind="stable"))
     return [pa.concat_arrays([columns[j] for _, columns in parts]).take(permutation) for j in range(width)]
 
@@ -714,7 +737,7 @@ class CaptureReader:
         fast_index, fast_lengths = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         slow = np.arange(files.records)
         if table is not None and len(table):
-            fast, settled, lines = _fast_candidates(table, self.window)
+            fast, settled, lines = _fast_candidates(table, self.window, files.simple_strings)
             fast_index = np.flatnonzero(fast)
             if len(fast_index):
                 fast_lines = lines if fast.all() else lines.filter(bool_array(fast))

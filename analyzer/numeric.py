@@ -10,8 +10,10 @@ one in partition order. Per partition and column:
 - a KLL sketch (`kll.SketchGroup`: columns that received the same number of values share one
   compaction schedule).
 
-The moment recurrence is sequential per column; it runs as one numpy loop over rows with every
-(partition, column) as a lane, so its cost is per row, not per value.
+The moment recurrence is sequential per column. With numba installed it is compiled (the same
+floating-point operations in the same order, so the same bits; no fast-math, so no fused
+multiply-add); without it (the SageMaker processing image has no numba) it runs as one numpy loop
+over rows with every (partition, column) as a lane, so its cost is per row, not per value.
 
 `NumericAggregator` does the work in-process. `AggregatorProcess` runs the same object in a
 child process so this work overlaps the parent's reading and typing (used for large inputs);
@@ -145,8 +147,36 @@ class _Partition:
         return kll.SketchState()
 
 
-def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.ndarray]]) -> None:
-    """Advance the moments of every (partition, column, values) lane, all lanes in lockstep.
+def _moments(values: np.ndarray, n: float, avg: float, m2: float) -> tuple[float, float, float]:
+    """Spark's update over one lane's values (compiled by `compiled_moments`)."""
+    for x in values:
+        delta = x - avg
+        n += 1.0
+        delta_n = delta / n
+        avg += delta_n
+        m2 += delta * (delta - delta_n)
+    return n, avg, m2
+
+
+_compiled_moments: list = []  # the compiled `_moments` (or None), once looked for
+
+
+def compiled_moments():
+    """`_moments` compiled by numba (cached on disk), or None without numba. Imported on first use:
+    only the process that aggregates pays for loading numba."""
+    if not _compiled_moments:
+        try:
+            import numba
+        except ImportError:
+            _compiled_moments.append(None)
+        else:
+            _compiled_moments.append(numba.njit(cache=True, nogil=True)(_moments))
+    return _compiled_moments[0]
+
+
+def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.ndarray]], compiled: bool = True) -> None:
+    """Advance the moments of every (partition, column, values) lane: compiled lane by lane when
+    numba is there (and `compiled`), else all lanes in lockstep.
 
     Spark's update, value by value: `delta = x - avg; n += 1; delta_n = delta / n;
     avg += delta_n; m2 += delta * (delta - delta_n)`. One numpy step per row covers every
@@ -155,6 +185,15 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
     only `avg` in the loop and recomputing the rest with whole-array operations gives the same
     bits but measured barely faster: the loop cost is per numpy call, not per value.)
     """
+    kernel = compiled_moments() if compiled else None
+    if kernel is not None:
+        for p, c, values in lanes:
+            if len(values):
+                partition = partitions[p]
+                partition.n[c], partition.mean[c], partition.m2[c] = kernel(
+                    np.ascontiguousarray(values, dtype=np.float64), partition.n[c], partition.mean[c], partition.m2[c]
+                )
+        return
     lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
     lengths = np.array([len(values) for _, _, values in lanes])
     if not len(lanes) or lengths[0] == 0:

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer import hll, kll, numeric
-from analyzer.arrays import bool_array, to_numpy
+from analyzer.arrays import bool_array, single_byte_encoded, to_numpy
 from analyzer.value_types import (
     BOOLEAN,
     FRACTIONAL,
@@ -106,7 +106,7 @@ def _encoded(array: pa.Array) -> pa.DictionaryArray:
         return array
     if not pa.types.is_string(array.type):
         array = array.cast(pa.string())
-    return pc.dictionary_encode(array)
+    return single_byte_encoded(array) or pc.dictionary_encode(array)
 
 
 def _digest(column: _Column, array: pa.Array) -> _Digest:

@@ -10,7 +10,10 @@ from analyzer.captures import (
     PreprocessorError,
     Window,
     WindowError,
+    _record_lines,
+    _simple_strings,
     load_preprocessor,
+    record_rows,
 )
 from tests.capture_helpers import record, traffic, write_file, write_records
 
@@ -295,3 +298,59 @@ def test_window_contains_uses_utc():
     window = Window.parse("2024-05-01T12:00:00+02:00", "2024-05-01T11:00:00")
     assert window.contains(datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
     assert json.dumps(window.describe()) == '"2024-05-01T10:00:00Z to 2024-05-01T11:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    "inputs, outputs",
+    [
+        (["1,a\n", "2,b"], ["0.1\n", "0.2"]),  # line feeds at the end only: no per-value scan
+        (["1,a", "2,b"], ["0.1", "0.2"]),  # no escapes at all
+        (["1,a\\b", "2,b"], ["0.1\n", "0.2\n"]),  # a backslash in a value
+        (['1,"a,b"\n', "2,b\n"], ["0.1\n", "0.2\n"]),  # a quoted field
+        (["1,a\r\n", "2,b\n"], ["0.1\r\n", "0.2\n"]),  # a carriage return
+        (["1,a\n2,c\n", "2,b\n"], ["0.1\n0.3\n", "0.2\n"]),  # a line feed inside the data: two rows
+        (["1,a", "2,b\\n"], ["0.1", "0.2"]),  # a backslash followed by n, not a line feed
+    ],
+)
+def test_fast_reading_gives_the_rows_of_the_record_by_record_reading(tmp_path, inputs, outputs):
+    records = [
+        record(data, out, T0 + timedelta(seconds=i)) for i, (data, out) in enumerate(zip(inputs, outputs, strict=True))
+    ]
+    write_records(tmp_path, records)
+    rows, summary = read(tmp_path, 3)
+    expected = [(row + [None] * 3)[:3] for item in records for row in record_rows(item)]
+    assert rows == expected
+    assert summary.bad_records == 0
+
+
+@pytest.mark.parametrize(
+    "content, lines, regular",
+    [
+        (b'{"a":1}\n{"b":2}\n', [1, 2], True),
+        (b'{"a":1}\n{"b":2}', [1, 2], True),
+        (b'{"a":1}', [1], True),
+        (b'{"a":1}\n\n{"b":2}\n', [1, 3], False),
+        (b'{"a":1}\n  {"b":2}\n', [1, 2], False),
+        (b' {"a":1}\n', [1], False),
+        (b"", [], False),
+    ],
+)
+def test_record_lines_numbers_non_blank_lines_and_flags_unusual_files(content, lines, regular):
+    numbers, is_regular = _record_lines(content)
+    assert (numbers.tolist(), is_regular) == (lines, regular)
+
+
+@pytest.mark.parametrize(
+    "content, simple",
+    [
+        (b'{"data":"1,2"}\n', True),
+        (b'{"data":"1,2\\n"}\n', True),
+        (b'{"data":"1,\\"2\\""}\n', False),
+        (b'{"data":"1\\n2"}\n', False),
+        (b'{"data":"1,2\\\\n"}\n', False),
+        (b'{"data":"1,2"}\r\n', False),
+        (b'{"data":"1,2"}\\', False),
+    ],
+)
+def test_simple_strings_only_when_every_escape_is_a_final_line_feed(content, simple):
+    assert _simple_strings(content) is simple

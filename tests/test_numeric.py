@@ -1,6 +1,7 @@
 """`numeric.welford` against Spark's CentralMomentAgg update written out value by value."""
 
 import numpy as np
+import pytest
 
 from analyzer import numeric
 
@@ -15,7 +16,12 @@ def _spark_moments(n: float, avg: float, m2: float, values: np.ndarray) -> tuple
     return n, avg, m2
 
 
-def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and_lane_lengths() -> None:
+def test_numba_is_installed_so_the_compiled_path_is_the_one_tested() -> None:
+    assert numeric.compiled_moments() is not None
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy-lockstep"])
+def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and_lane_lengths(compiled: bool) -> None:
     rng = np.random.default_rng(3)
     chunk = numeric.WELFORD_CHUNK
     lengths = [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 17, 5]
@@ -32,7 +38,7 @@ def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and
         (p, c): _spark_moments(partitions[p].n[c], partitions[p].mean[c], partitions[p].m2[c], values)
         for p, c, values in lanes
     }
-    numeric.welford(partitions, lanes)
+    numeric.welford(partitions, lanes, compiled=compiled)
     for (p, c), (n, avg, m2) in expected.items():
         got = (partitions[p].n[c], partitions[p].mean[c], partitions[p].m2[c])
         assert [float(v).hex() for v in got] == [n.hex(), avg.hex(), m2.hex()], (p, c)
