@@ -77,8 +77,47 @@ class Batch:
         return values if self.clean else values[~np.isnan(values)]
 
     @property
+    def count(self) -> int:
+        """len(self.values()), without building them."""
+        if self.clean:
+            return len(self.indices)
+        missing = np.bincount(self.indices, minlength=len(self.table))[np.isnan(self.table)]
+        return len(self.indices) - int(missing.sum())
+
+    def values_into(self, out: np.ndarray) -> None:
+        if self.clean:
+            np.take(self.table, self.indices, out=out)
+        else:
+            out[:] = self.values()
+
+    @property
     def signed_zeros(self) -> bool:
         return kll.has_negative_zero(self.table)
+
+
+@dataclass
+class Block:
+    """Values of some columns of one partition that received the same number of values: one
+    matrix row per column (the layout the sketches and the moment update take)."""
+
+    partition: int
+    columns: np.ndarray
+    values: np.ndarray  # len(columns) x number of values
+
+
+def value_blocks(partition: int, batches: dict[int, Batch]) -> list[Block]:
+    """The batches' values, one `Block` per number of values; rows are filled in place, so each
+    value is held once."""
+    by_count: dict[int, list[int]] = {}
+    for c, batch in batches.items():
+        by_count.setdefault(batch.count, []).append(c)
+    blocks = []
+    for count, columns in by_count.items():
+        values = np.empty((len(columns), count))
+        for row, c in enumerate(columns):
+            batches[c].values_into(values[row])
+        blocks.append(Block(partition, np.array(columns, dtype=np.intp), values))
+    return blocks
 
 
 @dataclass
@@ -104,6 +143,12 @@ class _Partition:
             [(kll.SketchGroup(width), np.arange(width))] if width else []
         )
 
+    def add_sums(self, batches: dict[int, Batch], blocks: list[Block]) -> None:
+        for block in blocks:
+            if block.values.shape[1]:
+                for c, values in zip(block.columns.tolist(), block.values, strict=True):
+                    self.add_sum(c, batches[c], values)
+
     def add_sum(self, column: int, batch: Batch, values: np.ndarray) -> None:
         """Sum left to right; integer values with every partial sum below 2**53 add exactly in any
         order, so they are summed by distinct value (count x value) instead."""
@@ -120,7 +165,9 @@ class _Partition:
             self.exact[column] = False
         self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
 
-    def update_sketches(self, batches: dict[int, Batch], values: dict[int, np.ndarray], dropped: Sequence[int]) -> None:
+    def update_sketches(self, batches: dict[int, Batch], blocks: list[Block], dropped: Sequence[int]) -> None:
+        # column -> (its block, its row there)
+        where = {c: (block, row) for block in blocks for row, c in enumerate(block.columns.tolist())}
         groups = []
         for group, columns in self.groups:
             keep = ~np.isin(columns, dropped)
@@ -128,14 +175,14 @@ class _Partition:
                 group, columns = group.select(np.flatnonzero(keep)), columns[keep]
             if not len(columns):
                 continue
-            lengths = np.array([len(values[c]) if c in values else 0 for c in columns])
+            lengths = np.array([where[c][0].values.shape[1] if c in where else 0 for c in columns])
             for length in np.unique(lengths):
                 rows = np.flatnonzero(lengths == length)
                 part = group if len(rows) == len(columns) else group.select(rows)
                 if length:
                     signed_zeros = any(batches[c].signed_zeros for c in columns[rows])
                     pairs = np.array([batches[c].pair for c in columns[rows]])
-                    part.update(np.stack([values[c] for c in columns[rows]]), signed_zeros=signed_zeros, pairs=pairs)
+                    part.update(_rows_of(where, columns[rows]), signed_zeros=signed_zeros, pairs=pairs)
                 groups.append((part, columns[rows]))
         self.groups = groups
 
@@ -147,15 +194,26 @@ class _Partition:
         return kll.SketchState()
 
 
-def _moments(values: np.ndarray, n: float, avg: float, m2: float) -> tuple[float, float, float]:
-    """Spark's update over one lane's values (compiled by `compiled_moments`)."""
-    for x in values:
-        delta = x - avg
-        n += 1.0
-        delta_n = delta / n
-        avg += delta_n
-        m2 += delta * (delta - delta_n)
-    return n, avg, m2
+def _rows_of(where: dict[int, tuple[Block, int]], columns: np.ndarray) -> np.ndarray:
+    """The values matrix of `columns` (all in one block): the block's own when it holds exactly
+    these columns in this order (the usual case), else a copy of their rows."""
+    block = where[int(columns[0])][0]
+    rows = [where[c][1] for c in columns.tolist()]
+    return block.values if rows == list(range(len(block.columns))) else block.values[rows]
+
+
+def _moments(values: np.ndarray, n: np.ndarray, avg: np.ndarray, m2: np.ndarray) -> None:
+    """Spark's update over a block's values, one lane per row, in place on `n`, `avg`, `m2`
+    (compiled by `compiled_moments`). Lanes advance together, a value of each per step, so their
+    independent dependency chains overlap in the processor instead of waiting on each division."""
+    lanes, steps = values.shape
+    for i in range(steps):
+        for j in range(lanes):
+            delta = values[j, i] - avg[j]
+            n[j] += 1.0
+            delta_n = delta / n[j]
+            avg[j] += delta_n
+            m2[j] += delta * (delta - delta_n)
 
 
 _compiled_moments: list = []  # the compiled `_moments` (or None), once looked for
@@ -174,9 +232,9 @@ def compiled_moments():
     return _compiled_moments[0]
 
 
-def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.ndarray]], compiled: bool = True) -> None:
-    """Advance the moments of every (partition, column, values) lane: compiled lane by lane when
-    numba is there (and `compiled`), else all lanes in lockstep.
+def welford(partitions: Sequence[_Partition], blocks: Sequence[Block], compiled: bool = True) -> None:
+    """Advance the moments of every column of every block: compiled block by block when numba is
+    there (and `compiled`), else every (partition, column) as a lane of one numpy loop.
 
     Spark's update, value by value: `delta = x - avg; n += 1; delta_n = delta / n;
     avg += delta_n; m2 += delta * (delta - delta_n)`. One numpy step per row covers every
@@ -187,13 +245,18 @@ def welford(partitions: Sequence[_Partition], lanes: list[tuple[int, int, np.nda
     """
     kernel = compiled_moments() if compiled else None
     if kernel is not None:
-        for p, c, values in lanes:
-            if len(values):
-                partition = partitions[p]
-                partition.n[c], partition.mean[c], partition.m2[c] = kernel(
-                    np.ascontiguousarray(values, dtype=np.float64), partition.n[c], partition.mean[c], partition.m2[c]
-                )
+        for block in blocks:
+            if block.values.shape[1]:
+                partition, columns = partitions[block.partition], block.columns
+                n, avg, m2 = partition.n[columns], partition.mean[columns], partition.m2[columns]
+                kernel(block.values, n, avg, m2)
+                partition.n[columns], partition.mean[columns], partition.m2[columns] = n, avg, m2
         return
+    lanes = [
+        (block.partition, c, values)
+        for block in blocks
+        for c, values in zip(block.columns.tolist(), block.values, strict=True)
+    ]
     lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
     lengths = np.array([len(values) for _, _, values in lanes])
     if not len(lanes) or lengths[0] == 0:
@@ -258,16 +321,14 @@ class NumericAggregator:
         for batch in batches:
             if batch.column not in self._dropped:
                 by_partition.setdefault(batch.partition, {})[batch.column] = batch
-        lanes = []
+        blocks = []
         for p, partition_batches in sorted(by_partition.items()):
             partition = self._partitions[p]
-            values = {c: batch.values() for c, batch in partition_batches.items()}
-            partition.update_sketches(partition_batches, values, sorted(self._dropped))
-            for c, column_values in values.items():
-                if len(column_values):
-                    partition.add_sum(c, partition_batches[c], column_values)
-                lanes.append((p, c, column_values))
-        welford(self._partitions, lanes)
+            partition_blocks = value_blocks(p, partition_batches)
+            partition.update_sketches(partition_batches, partition_blocks, sorted(self._dropped))
+            partition.add_sums(partition_batches, partition_blocks)
+            blocks.extend(partition_blocks)
+        welford(self._partitions, blocks)
 
     def drop(self, columns: Sequence[int]) -> None:
         """Stop aggregating columns that turned out not numeric."""
@@ -314,7 +375,9 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     while True:
         method, argument = pending.get()
         if method == "stop":
-            return
+            # Every answer is flushed and nothing needs cleaning up: skip the interpreter's teardown
+            # (unloading numba's LLVM takes a noticeable fraction of a second).
+            os._exit(0)
         try:
             answer = ("done", getattr(aggregator, method)(argument))
         except Exception:  # reported to the parent, which raises it

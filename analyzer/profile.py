@@ -49,7 +49,7 @@ from analyzer.value_types import (
     parse_numbers,
 )
 
-FLUSH_CELLS = 1 << 23  # values buffered before a flush (about 120,000 rows of 70 columns)
+FLUSH_CELLS = 1 << 22  # values buffered before a flush (about 60,000 rows of 70 columns)
 PROCESS_AFTER_ROWS = 65_536  # rows profiled before numeric aggregation moves to a child process
 CATEGORICAL_LIMIT = 120
 VALUE_COUNT_CAP = 1_024
@@ -173,11 +173,11 @@ class Profiler:
         self._partitions = partitions
         self._numeric: numeric.NumericAggregator | numeric.AggregatorProcess | None = None
         self._background = background
-        if background:
-            self._aggregator()  # start the child now: its start-up overlaps the first reads
         self._pending: dict[int, list[Sequence[pa.Array]]] = {}
         self._pending_rows = 0
         self._rows = 0
+        if background:
+            self._aggregator()  # start the child now: its start-up overlaps the first reads
 
     def update(self, columns: Sequence[pa.Array], partition: int = 0) -> None:
         """Add one batch of rows of `partition` (rows of a partition must arrive in order)."""
@@ -192,13 +192,16 @@ class Profiler:
             return
         self._pending.setdefault(partition, []).append(columns)
         self._pending_rows += rows
+        if self._numeric is None and self._background is None and self._rows + self._pending_rows >= PROCESS_AFTER_ROWS:
+            self._aggregator()  # a large input: start the child now, before the first flush
         if self._pending_rows * max(len(self.names), 1) >= FLUSH_CELLS:
             self._flush()
 
     def _aggregator(self) -> numeric.NumericAggregator | numeric.AggregatorProcess:
         if self._numeric is None:
             width = len(self.names)
-            background = self._rows >= PROCESS_AFTER_ROWS if self._background is None else self._background
+            rows = self._rows + self._pending_rows
+            background = rows >= PROCESS_AFTER_ROWS if self._background is None else self._background
             self._numeric = (
                 numeric.AggregatorProcess(width, self._partitions)
                 if background

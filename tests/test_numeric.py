@@ -24,7 +24,7 @@ def test_numba_is_installed_so_the_compiled_path_is_the_one_tested() -> None:
 def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and_lane_lengths(compiled: bool) -> None:
     rng = np.random.default_rng(3)
     chunk = numeric.WELFORD_CHUNK
-    lengths = [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 17, 5]
+    lengths = [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 17, 5, chunk, 5, 5]  # equal lengths share a block
     partitions = [numeric._Partition(len(lengths)) for _ in range(2)]
     lanes = []
     for p, partition in enumerate(partitions):
@@ -38,7 +38,14 @@ def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and
         (p, c): _spark_moments(partitions[p].n[c], partitions[p].mean[c], partitions[p].m2[c], values)
         for p, c, values in lanes
     }
-    numeric.welford(partitions, lanes, compiled=compiled)
+    by_length: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+    for p, c, values in lanes:
+        by_length.setdefault((p, len(values)), []).append((c, values))
+    blocks = []
+    for (p, n), group in by_length.items():
+        values = np.array([values for _, values in group]).reshape(len(group), n)
+        blocks.append(numeric.Block(p, np.array([c for c, _ in group]), values))
+    numeric.welford(partitions, blocks, compiled=compiled)
     for (p, c), (n, avg, m2) in expected.items():
         got = (partitions[p].n[c], partitions[p].mean[c], partitions[p].m2[c])
         assert [float(v).hex() for v in got] == [n.hex(), avg.hex(), m2.hex()], (p, c)
