@@ -46,7 +46,6 @@ MAX_BLOCK_BYTES = 1 << 20
 MAX_REPORTED_LINES = 10
 PREFETCH_BATCHES = 8
 
-_DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 Batch = list[pa.Array]
 
@@ -244,7 +243,7 @@ def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows:
         ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: _DICTIONARY_TEXT for name in names},
+            column_types=dict.fromkeys(names, pa.string()),
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -421,8 +420,8 @@ def read_dataset(
     """Column names and batches (one string array per column, null = missing), in Spark's order.
 
     Batches stream partition after partition (see `plan_partitions`); a single file under 4 MB
-    is read top to bottom. CSV columns come dictionary-encoded (still strings). `batch_rows` is
-    approximate for CSV (pyarrow reads by bytes).
+    is read top to bottom. Columns are plain strings (the profiler dictionary-encodes each flush).
+    `batch_rows` is approximate for CSV (pyarrow reads by bytes).
     """
     names, readers = _partition_readers(path, fmt, header, batch_rows, parallelism)
     return names, (batch for reader in readers for batch in reader)

@@ -232,6 +232,13 @@ def compiled_moments():
     return _compiled_moments[0]
 
 
+def warm_up() -> None:
+    """Load numba and the compiled update now (about half a second), not at the first block."""
+    kernel = compiled_moments()
+    if kernel is not None:
+        kernel(np.empty((1, 0)), np.zeros(1), np.zeros(1), np.zeros(1))
+
+
 def welford(partitions: Sequence[_Partition], blocks: Sequence[Block], compiled: bool = True) -> None:
     """Advance the moments of every column of every block: compiled block by block when numba is
     there (and `compiled`), else every (partition, column) as a lane of one numpy loop.
@@ -372,6 +379,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
                 return
 
     threading.Thread(target=receive, daemon=True).start()
+    warm_up()  # while the parent reads its first rows
     while True:
         method, argument = pending.get()
         if method == "stop":
