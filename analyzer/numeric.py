@@ -228,7 +228,11 @@ def compiled_moments():
         except ImportError:
             _compiled_moments.append(None)
         else:
-            _compiled_moments.append(numba.njit(cache=True, nogil=True)(_moments))
+            try:
+                kernel = numba.njit(cache=True, nogil=True)(_moments)
+            except RuntimeError:  # no writable cache folder: compile in memory (about a second more)
+                kernel = numba.njit(nogil=True)(_moments)
+            _compiled_moments.append(kernel)
     return _compiled_moments[0]
 
 
