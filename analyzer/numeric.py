@@ -10,10 +10,11 @@ one in partition order. Per partition and column:
 - a KLL sketch (`kll.SketchGroup`: columns that received the same number of values share one
   compaction schedule).
 
-The moment recurrence is sequential per column. With numba installed it is compiled (the same
-floating-point operations in the same order, so the same bits; no fast-math, so no fused
-multiply-add); without it (the SageMaker processing image has no numba) it runs as one numpy loop
-over rows with every (partition, column) as a lane, so its cost is per row, not per value.
+The moment recurrence is sequential per column. In the child process (large inputs), with numba
+installed, it is compiled (the same floating-point operations in the same order, so the same bits;
+no fast-math, so no fused multiply-add); otherwise (small inputs, or the SageMaker processing
+image, which has no numba) it runs as one numpy loop over rows with every (partition, column) as
+a lane, so its cost is per row, not per value.
 
 `NumericAggregator` does the work in-process. `AggregatorProcess` runs the same object in a
 child process so this work overlaps the parent's reading and typing (used for large inputs);
@@ -322,9 +323,12 @@ def merge_moments(parts: Sequence[tuple[float, float, float]]) -> tuple[float, f
 class NumericAggregator:
     """Sums, moments and sketches of `width` columns over `partitions` partitions."""
 
-    def __init__(self, width: int, partitions: int) -> None:
+    def __init__(self, width: int, partitions: int, compiled: bool = False) -> None:
+        """`compiled`: use numba for the moment update (worth its half-second load for large
+        inputs only, so the child process of `AggregatorProcess` uses it)."""
         self._partitions = [_Partition(width) for _ in range(partitions)]
         self._dropped: set[int] = set()
+        self._compiled = compiled
 
     def add(self, batches: Sequence[Batch]) -> None:
         """One flush: at most one `Batch` per (partition, column); columns not sent got no values."""
@@ -339,7 +343,7 @@ class NumericAggregator:
             partition.update_sketches(partition_batches, partition_blocks, sorted(self._dropped))
             partition.add_sums(partition_batches, partition_blocks)
             blocks.extend(partition_blocks)
-        welford(self._partitions, blocks)
+        welford(self._partitions, blocks, compiled=self._compiled)
 
     def drop(self, columns: Sequence[int]) -> None:
         """Stop aggregating columns that turned out not numeric."""
@@ -369,7 +373,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     # writes stall on a full pipe.
     sys.setswitchinterval(0.0005)
     width, partitions = pickle.load(requests)
-    aggregator = NumericAggregator(width, partitions)
+    aggregator = NumericAggregator(width, partitions, compiled=True)
     pending: queue.Queue = queue.Queue()
 
     def receive() -> None:

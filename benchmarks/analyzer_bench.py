@@ -13,6 +13,10 @@ wall time and peak resident memory (ru_maxrss):
 - json floor: `pyarrow.json.read_json` of every capture file;
 - monitoring: `analyzer.monitor.run_monitoring` of the captures against the baseline.
 
+The phases run in rounds (`--repeat`, default 3: floor, analyzer, floor, analyzer, ... in every
+round, so a slow spell of a shared machine hits floors and analyzer alike). Each phase's time is
+the median of its rounds (the spread is printed too); its peak memory is the largest.
+
 Targets (issue): baseline <= 2.5x the CSV floor, monitoring <= 2x the JSON floor, peak memory
 <= 600 MB. The figures depend on the machine and its load; nothing here asserts them.
 """
@@ -24,6 +28,7 @@ import csv
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--captures", type=int, help="capture records (default: same as --rows)")
     parser.add_argument("--workdir", help="keep the generated data and outputs here (default: a temp folder)")
     parser.add_argument("--reuse", action="store_true", help="reuse data generated earlier in --workdir")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of all phases; medians are reported (default 3)")
     parser.add_argument("--phase", nargs=4, metavar=("NAME", "DATASET", "CAPTURES", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
@@ -208,25 +214,37 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.reuse and os.path.exists(dataset) and os.path.isdir(capture_root)):
             print(f"generating {args.rows:,} rows and {captures:,} capture records in {work}", flush=True)
             dataset, capture_root = generate(work, args.rows, captures)
-        results = {}
-        for name in PHASES:
-            if name == "monitoring" and not _monitoring_available():
-                print("monitoring: not available", flush=True)
-                continue
-            print(f"running {name} ...", flush=True)
-            results[name] = _run_phase(name, dataset, capture_root, work)
-        _report(results, args.rows, captures)
+        names = [name for name in PHASES if name != "monitoring" or _monitoring_available()]
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for round_number in range(1, max(args.repeat, 1) + 1):
+            for name in names:
+                print(f"round {round_number}: running {name} ...", flush=True)
+                measured = _run_phase(name, dataset, capture_root, work)
+                if measured:
+                    runs[name].append(measured)
+        _report({name: _summary(measured) for name, measured in runs.items() if measured}, args.rows, captures)
     return 0
 
 
+def _summary(runs: list[dict]) -> dict:
+    seconds = [run["seconds"] for run in runs]
+    return {
+        "seconds": statistics.median(seconds),
+        "spread": (min(seconds), max(seconds)),
+        "cpu_seconds": statistics.median(run["cpu_seconds"] for run in runs),
+        "peak_mb": max(run["peak_mb"] for run in runs),
+        "runs": len(runs),
+    }
+
+
 def _report(results: dict, rows: int, captures: int) -> None:
-    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records)")
+    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records; medians of rounds)")
     for name, measured in results.items():
-        if measured:
-            print(
-                f"  {name:<11} {measured['seconds']:8.2f} s wall {measured['cpu_seconds']:8.2f} s cpu"
-                f"   peak {measured['peak_mb']:7.1f} MB"
-            )
+        low, high = measured["spread"]
+        print(
+            f"  {name:<11} {measured['seconds']:8.2f} s wall ({low:.2f}-{high:.2f} in {measured['runs']} runs)"
+            f" {measured['cpu_seconds']:8.2f} s cpu   peak {measured['peak_mb']:7.1f} MB"
+        )
     for name, floor in (("baseline", "csv floor"), ("monitoring", "json floor")):
         mine, base = results.get(name), results.get(floor)
         if mine and base:
