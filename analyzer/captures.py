@@ -559,9 +559,7 @@ def _epoch_seconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(seconds=1)
 
 
-def _fast_candidates(
-    table: pa.Table, window: Window, simple_strings: bool = False
-) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _fast_candidates(table: pa.Table, window: Window, simple_strings: bool) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """Which records pyarrow can turn into rows directly, which are settled (outside the window,
     no rows), and every record's row text (output fields, then input fields) ending in a newline."""
     capture = table.column("captureData").combine_chunks()
