@@ -1,0 +1,227 @@
+"""The analyzer container's contract (section 2) and the one processing-job specification.
+
+Both engines run an analyzer in a SageMaker Processing job configured only by environment
+variables, with inputs copied to fixed local paths and the output folder uploaded at the end. The
+names below are the service's (the SageMaker Python SDK's for input and output names);
+`ProcessingJobSpec` is the one description of such a job, rendered as a CreateProcessingJob
+request by the baseline Lambda, the self-hosted state machine (with JSONata expressions as
+values) and the demo, and read field by field by the managed job definition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
+
+# --- local paths inside the container --------------------------------------------------------------
+
+PROCESSING_ROOT = "/opt/ml/processing"
+ENDPOINT_INPUT_PATH = f"{PROCESSING_ROOT}/input/endpoint"
+DATASET_INPUT_PATH = f"{PROCESSING_ROOT}/input/baseline_dataset_input"
+CODE_INPUT_PATH = f"{PROCESSING_ROOT}/input/code"
+STATISTICS_INPUT_DIR = f"{PROCESSING_ROOT}/baseline/stats"
+CONSTRAINTS_INPUT_DIR = f"{PROCESSING_ROOT}/baseline/constraints"
+OUTPUT_PATH = f"{PROCESSING_ROOT}/output"
+# Ours: the self-hosted job's metrics file goes to its own output (the state machine publishes it).
+METRICS_OUTPUT_PATH = f"{PROCESSING_ROOT}/metrics"
+MESSAGE_FILE = "/opt/ml/output/message"
+METRICS_PATH = "/opt/ml/output/metrics/cloudwatch"
+
+# --- input and output names ----------------------------------------------------------------------
+
+DATASET_INPUT = "baseline_dataset_input"
+CODE_INPUT = "code"
+ENDPOINT_INPUT = "endpoint"
+STATISTICS_INPUT = "baseline_statistics"
+CONSTRAINTS_INPUT = "baseline_constraints"
+REPORT_OUTPUT = "monitoring_output"
+METRICS_OUTPUT = "metrics"
+
+
+class Env:
+    """Environment variables of the analyzer container (the service's, and ours where marked)."""
+
+    DATASET_FORMAT = "dataset_format"
+    DATASET_SOURCE = "dataset_source"
+    OUTPUT_PATH = "output_path"
+    BASELINE_STATISTICS = "baseline_statistics"
+    BASELINE_CONSTRAINTS = "baseline_constraints"
+    PUBLISH_METRICS = "publish_cloudwatch_metrics"
+    RECORD_PREPROCESSOR = "record_preprocessor_script"
+    POST_ANALYTICS_PROCESSOR = "post_analytics_processor_script"
+    START_TIME = "start_time"
+    END_TIME = "end_time"
+    ENDPOINT_NAME = "sagemaker_endpoint_name"
+    SCHEDULE_NAME = "sagemaker_monitoring_schedule_name"
+    CATEGORICAL_DRIFT_METHOD = "categorical_drift_method"
+    MESSAGE_FILE = "output_message_file"  # ours
+    METRICS_PATH = "output_metrics_path"  # ours
+
+
+ENABLED, DISABLED = "Enabled", "Disabled"
+
+# --- dataset_format ------------------------------------------------------------------------------
+
+CSV_FORMAT = "csv"
+JSON_FORMAT = "json"
+CAPTURE_FORMAT = "sagemakerCaptureJson"
+CAPTURE_PARTS = ("endpointInput", "endpointOutput")
+# A capture record's row: the output fields first, then the input fields (section 6).
+ROW_PARTS = CAPTURE_PARTS[::-1]
+
+
+def csv_dataset_format(header: bool = True) -> dict:
+    """A baseline CSV whose label (here: the model's score) is the first column: the SDK's default."""
+    return {CSV_FORMAT: {"header": header, "output_columns_position": "START"}}
+
+
+def capture_dataset_format() -> dict:
+    return {CAPTURE_FORMAT: {"captureIndexNames": list(CAPTURE_PARTS)}}
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+COMPLETED = "Completed"
+COMPLETED_WITH_VIOLATIONS = "CompletedWithViolations"
+NO_DATA_REASON = "Job inputs had no data"
+# DescribeProcessingJob's ProcessingJobStatus values.
+JOB_IN_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_STOPPING, JOB_STOPPED = (
+    "InProgress",
+    "Completed",
+    "Failed",
+    "Stopping",
+    "Stopped",
+)
+TERMINAL_JOB_STATUSES = (JOB_COMPLETED, JOB_FAILED, JOB_STOPPED)
+
+
+def exit_message(violation_count: int) -> tuple[str, str]:
+    """(execution status, exit message) of a monitoring run that completed."""
+    if violation_count == 0:
+        return COMPLETED, f"{COMPLETED}: Job completed successfully with no violations."
+    return (
+        COMPLETED_WITH_VIOLATIONS,
+        f"{COMPLETED_WITH_VIOLATIONS}: Job completed successfully with {violation_count} violations.",
+    )
+
+
+def exit_message_has_violations(message: str) -> bool | None:
+    """What an exit message says of violations; None when it is not a completed run's message."""
+    status = message.split(":", 1)[0].strip()
+    return {COMPLETED_WITH_VIOLATIONS: True, COMPLETED: False}.get(status)
+
+
+# --- the processing job --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessingInput:
+    name: str
+    s3_uri: str
+    local_path: str
+
+    def render(self) -> dict:
+        return {
+            "InputName": self.name,
+            "S3Input": {
+                "S3Uri": self.s3_uri,
+                "LocalPath": self.local_path,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ProcessingOutput:
+    name: str
+    s3_uri: str
+    local_path: str
+
+    def render(self) -> dict:
+        return {
+            "OutputName": self.name,
+            "S3Output": {"S3Uri": self.s3_uri, "LocalPath": self.local_path, "S3UploadMode": "EndOfJob"},
+        }
+
+
+@dataclass(frozen=True)
+class ProcessingJobSpec:
+    """One analyzer job: container, inputs, outputs and resources. Values may be CloudFormation tokens
+    or JSONata expressions; the job name is given when rendering."""
+
+    role_arn: str
+    image_uri: str
+    kms_key_arn: str
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+    entrypoint: Sequence[str] = ()
+    inputs: Sequence[ProcessingInput] = ()
+    outputs: Sequence[ProcessingOutput] = ()
+    instance_count: int = 1
+    # Both engines: the container gets no network and no AWS credentials.
+    network_isolation: bool = True
+
+    def output(self, name: str) -> ProcessingOutput | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+    def create_request(self, job_name: str) -> dict:
+        """Keyword arguments of CreateProcessingJob (also the Step Functions task's Arguments)."""
+        app = {"ImageUri": self.image_uri}
+        if self.entrypoint:
+            app["ContainerEntrypoint"] = list(self.entrypoint)
+        return {
+            "ProcessingJobName": job_name,
+            "RoleArn": self.role_arn,
+            "AppSpecification": app,
+            "Environment": dict(self.environment),
+            "ProcessingInputs": [i.render() for i in self.inputs],
+            "ProcessingOutputConfig": {"KmsKeyId": self.kms_key_arn, "Outputs": [o.render() for o in self.outputs]},
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": self.instance_count,
+                    "InstanceType": self.instance_type,
+                    "VolumeSizeInGB": self.volume_size_gb,
+                    "VolumeKmsKeyId": self.kms_key_arn,
+                }
+            },
+            "NetworkConfig": {
+                "EnableNetworkIsolation": self.network_isolation,
+                "EnableInterContainerTrafficEncryption": True,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": self.max_runtime_seconds},
+        }
+
+
+# --- the hourly data-quality run ------------------------------------------------------------------
+
+
+def monitoring_environment(endpoint: str, schedule: str, start_time: str, end_time: str) -> dict[str, str]:
+    """The analyzer container's environment for one hourly run over the captures of [start, end)."""
+    return {
+        Env.DATASET_FORMAT: json.dumps(capture_dataset_format()),
+        Env.DATASET_SOURCE: ENDPOINT_INPUT_PATH,
+        Env.OUTPUT_PATH: OUTPUT_PATH,
+        Env.BASELINE_STATISTICS: f"{STATISTICS_INPUT_DIR}/{STATISTICS_FILE}",
+        Env.BASELINE_CONSTRAINTS: f"{CONSTRAINTS_INPUT_DIR}/{CONSTRAINTS_FILE}",
+        Env.PUBLISH_METRICS: ENABLED,
+        Env.METRICS_PATH: METRICS_OUTPUT_PATH,
+        Env.ENDPOINT_NAME: endpoint,
+        Env.SCHEDULE_NAME: schedule,
+        Env.START_TIME: start_time,
+        Env.END_TIME: end_time,
+    }
+
+
+def monitoring_outputs(report_uri: str, metrics_uri: str) -> tuple[ProcessingOutput, ...]:
+    """The run's report folder, and the metrics file's folder (`<report folder>/metrics`)."""
+    return (
+        ProcessingOutput(REPORT_OUTPUT, report_uri, OUTPUT_PATH),
+        ProcessingOutput(METRICS_OUTPUT, metrics_uri, METRICS_OUTPUT_PATH),
+    )
