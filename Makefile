@@ -74,7 +74,7 @@ test: lint actionlint pytest cfn-lint ## Everything CI runs: ruff, actionlint, p
 demo: setup model synth ## The whole monitoring loop offline (emulated AWS), then what a deploy would create
 	$(PY) -m workshop demo
 	@echo; echo "== What 'cdk deploy' would create (cdk.out, env=dev)"
-	$(PY) scripts/deploy_summary.py cdk.out
+	$(PY) -m scripts.deploy_summary cdk.out
 
 clean: ## Remove generated files (keeps .venv and node_modules)
 	rm -rf cdk.out cdk.out.* model/build build

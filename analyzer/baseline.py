@@ -10,22 +10,17 @@ from __future__ import annotations
 import logging
 import os
 
-from analyzer.datasets import DEFAULT_BATCH_ROWS, DEFAULT_PARALLELISM, DatasetError, list_files, read_partitioned
-from analyzer.jsonfmt import dumps
+from analyzer.datasets import DEFAULT_BATCH_ROWS, DEFAULT_PARALLELISM, list_files, read_partitioned
+from analyzer.jsonfmt import write_document
 from analyzer.profile import Profile, Profiler
 from analyzer.suggest import suggest_constraints
+from contract.errors import DatasetError
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
 
 # Inputs from this size on get their numeric aggregation in a child process from the start.
 BACKGROUND_BYTES = 16 * 1024 * 1024
-STATISTICS_FILE = "statistics.json"
-CONSTRAINTS_FILE = "constraints.json"
 
 log = logging.getLogger(__name__)
-
-
-def _write(path: str, document: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(dumps(document))
 
 
 def _size(dataset: str) -> int:
@@ -65,8 +60,8 @@ def suggest_baseline(
     """Write `statistics.json` and `constraints.json` for `dataset` into `output_dir`."""
     profile = profile_dataset(dataset, fmt, header, parallelism)
     os.makedirs(output_dir, exist_ok=True)
-    _write(os.path.join(output_dir, STATISTICS_FILE), profile.statistics)
-    _write(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(profile.statistics))
+    write_document(os.path.join(output_dir, STATISTICS_FILE), profile.statistics)
+    write_document(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(profile.statistics))
     log.info(
         "baseline of %d rows, %d features written to %s",
         profile.statistics["dataset"]["item_count"],

@@ -13,8 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from analyzer.container import EXPECTED_ERRORS, run_container
-from analyzer.monitor import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, run_monitoring
+from analyzer.container import run_container
+from analyzer.monitor import run_monitoring
+from contract.errors import ANALYZER_ERRORS
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
 
 EXIT_FAILED = 1
 EXIT_VIOLATIONS = 3
@@ -119,6 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_container(os.environ)
     try:
         return _suggest_baseline(args) if args.command == "suggest-baseline" else _monitor(args)
-    except EXPECTED_ERRORS as exc:
+    except ANALYZER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -6,34 +6,35 @@ file under `dataset_source`; `sagemakerCaptureJson` monitors the capture files t
 (default /opt/ml/output/message); a failure (for example a window without data, "Job inputs had
 no data") writes its reason there and exits non-zero so the processing job fails.
 
-Variables beyond the service's: `output_message_file`, `output_metrics_path` (default
-/opt/ml/output/metrics/cloudwatch) and `put_metric_data` (`Enabled` makes the run send its
-metrics file with PutMetricData itself: the self-hosted engine has no agent doing it).
+Variables beyond the service's: `output_message_file` and `output_metrics_path` (default
+/opt/ml/output/metrics/cloudwatch). The run only writes its metrics file: the job is
+network-isolated, and the self-hosted state machine sends the file's values with PutMetricData.
+Names and paths: `contract.processing`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from analyzer import metrics
-from analyzer.captures import CaptureSourceError, PreprocessorError, WindowError, load_handler
-from analyzer.checks import BaselineError
-from analyzer.datasets import DatasetError
-from analyzer.monitor import NoDataError, exit_message, run_monitoring
+from analyzer.monitor import run_monitoring, write_message
+from analyzer.preprocessors import load_handler
+from contract.errors import ANALYZER_ERRORS, ContainerConfigError
+from contract.processing import (
+    CAPTURE_FORMAT,
+    CSV_FORMAT,
+    DISABLED,
+    ENABLED,
+    JSON_FORMAT,
+    MESSAGE_FILE,
+    METRICS_PATH,
+    Env,
+    exit_message,
+)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MESSAGE_FILE = "/opt/ml/output/message"
-DEFAULT_METRICS_PATH = "/opt/ml/output/metrics/cloudwatch"
-CAPTURE_FORMAT = "sagemakerCaptureJson"
-
-
-class ContainerConfigError(ValueError):
-    """An environment variable is missing or malformed."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,6 @@ class ContainerConfig:
     baseline_statistics: str | None = None
     baseline_constraints: str | None = None
     publish_cloudwatch_metrics: bool = False
-    put_metric_data: bool = False
     record_preprocessor_script: str | None = None
     post_analytics_processor_script: str | None = None
     start_time: str | None = None
@@ -54,8 +54,8 @@ class ContainerConfig:
     endpoint_name: str | None = None
     schedule_name: str | None = None
     categorical_drift_method: str | None = None
-    message_file: str = DEFAULT_MESSAGE_FILE
-    metrics_path: str = DEFAULT_METRICS_PATH
+    message_file: str = MESSAGE_FILE
+    metrics_path: str = METRICS_PATH
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ContainerConfig:
@@ -68,16 +68,16 @@ class ContainerConfig:
             return env[name]
 
         def switch(name: str) -> bool:
-            text = value(name) or "Disabled"
-            if text not in ("Enabled", "Disabled"):
-                raise ContainerConfigError(f"{name}={text!r}: use Enabled or Disabled")
-            return text == "Enabled"
+            text = value(name) or DISABLED
+            if text not in (ENABLED, DISABLED):
+                raise ContainerConfigError(f"{name}={text!r}: use {ENABLED} or {DISABLED}")
+            return text == ENABLED
 
-        raw_format = required("dataset_format", 'give e.g. {"csv": {"header": true}} or {"sagemakerCaptureJson": {}}')
+        raw_format = required(Env.DATASET_FORMAT, 'give e.g. {"csv": {"header": true}} or {"sagemakerCaptureJson": {}}')
         try:
             dataset_format = json.loads(raw_format)
         except json.JSONDecodeError as exc:
-            raise ContainerConfigError(f"dataset_format is not valid JSON ({exc.msg}): {raw_format!r}") from None
+            raise ContainerConfigError(f"{Env.DATASET_FORMAT} is not valid JSON ({exc.msg}): {raw_format!r}") from None
         if not isinstance(dataset_format, dict) or len(dataset_format) != 1:
             raise ContainerConfigError(
                 f"dataset_format must be an object with one key (csv, json or {CAPTURE_FORMAT}): {raw_format!r}"
@@ -85,17 +85,16 @@ class ContainerConfig:
         kind, options = next(iter(dataset_format.items()))
         options = options if isinstance(options, dict) else {}
         common = dict(
-            dataset_source=required("dataset_source", "the folder holding the data to analyse"),
-            output_path=required("output_path", "the folder for the output files"),
-            publish_cloudwatch_metrics=switch("publish_cloudwatch_metrics"),
-            put_metric_data=switch("put_metric_data"),
-            post_analytics_processor_script=value("post_analytics_processor_script"),
-            message_file=value("output_message_file") or DEFAULT_MESSAGE_FILE,
-            metrics_path=value("output_metrics_path") or DEFAULT_METRICS_PATH,
+            dataset_source=required(Env.DATASET_SOURCE, "the folder holding the data to analyse"),
+            output_path=required(Env.OUTPUT_PATH, "the folder for the output files"),
+            publish_cloudwatch_metrics=switch(Env.PUBLISH_METRICS),
+            post_analytics_processor_script=value(Env.POST_ANALYTICS_PROCESSOR),
+            message_file=value(Env.MESSAGE_FILE) or MESSAGE_FILE,
+            metrics_path=value(Env.METRICS_PATH) or METRICS_PATH,
         )
-        if kind == "csv":
+        if kind == CSV_FORMAT:
             return cls(mode="baseline", dataset_kind="csv", header=bool(options.get("header", True)), **common)
-        if kind == "json":
+        if kind == JSON_FORMAT:
             # The docs write both "lines" and "line".
             if not options.get("lines", options.get("line", True)):
                 raise ContainerConfigError("dataset_format json: only JSON lines are supported (\"lines\": true)")
@@ -104,22 +103,16 @@ class ContainerConfig:
             raise ContainerConfigError(f"dataset_format {kind!r} is not supported; use csv, json or {CAPTURE_FORMAT}")
         return cls(
             mode="monitoring",
-            baseline_statistics=required("baseline_statistics", "the baseline's statistics.json path"),
-            baseline_constraints=required("baseline_constraints", "the baseline's constraints.json path"),
-            record_preprocessor_script=value("record_preprocessor_script"),
-            start_time=value("start_time"),
-            end_time=value("end_time"),
-            endpoint_name=value("sagemaker_endpoint_name"),
-            schedule_name=value("sagemaker_monitoring_schedule_name"),
-            categorical_drift_method=value("categorical_drift_method"),
+            baseline_statistics=required(Env.BASELINE_STATISTICS, "the baseline's statistics.json path"),
+            baseline_constraints=required(Env.BASELINE_CONSTRAINTS, "the baseline's constraints.json path"),
+            record_preprocessor_script=value(Env.RECORD_PREPROCESSOR),
+            start_time=value(Env.START_TIME),
+            end_time=value(Env.END_TIME),
+            endpoint_name=value(Env.ENDPOINT_NAME),
+            schedule_name=value(Env.SCHEDULE_NAME),
+            categorical_drift_method=value(Env.CATEGORICAL_DRIFT_METHOD),
             **common,
         )
-
-
-def _write_message(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _run(config: ContainerConfig) -> str:
@@ -129,7 +122,7 @@ def _run(config: ContainerConfig) -> str:
 
         suggest_baseline(config.dataset_source, config.output_path, fmt=config.dataset_kind, header=config.header)
         message = exit_message(0)[1]
-        _write_message(config.message_file, message)
+        write_message(config.message_file, message)
     else:
         result = run_monitoring(
             config.dataset_source,
@@ -147,37 +140,23 @@ def _run(config: ContainerConfig) -> str:
             categorical_drift_method=config.categorical_drift_method,
         )
         message = result.message
-        if result.metrics_file and config.put_metric_data:
-            log.info("sent %d metric values", metrics.publish_metric_files(config.metrics_path))
     if config.post_analytics_processor_script:
         load_handler(config.post_analytics_processor_script, "postprocess_handler", "postprocess_handler()")()
     return message
 
 
-# Failures with a message meant for the user (no traceback).
-EXPECTED_ERRORS = (
-    ContainerConfigError,
-    NoDataError,
-    BaselineError,
-    CaptureSourceError,
-    PreprocessorError,
-    WindowError,
-    DatasetError,
-)
-
-
 def run_container(env: Mapping[str, str]) -> int:
     """Exit code 0 on success; 1 with the reason in the message file otherwise."""
-    message_file = env.get("output_message_file") or DEFAULT_MESSAGE_FILE
+    message_file = env.get(Env.MESSAGE_FILE) or MESSAGE_FILE
     try:
         config = ContainerConfig.from_env(env)
         message = _run(config)
-    except EXPECTED_ERRORS as exc:
-        _write_message(message_file, str(exc))
+    except ANALYZER_ERRORS as exc:
+        write_message(message_file, str(exc))
         log.error("%s", exc)
         return 1
     except Exception as exc:  # e.g. a user's postprocess_handler raising
-        _write_message(message_file, f"{type(exc).__name__}: {exc}")
+        write_message(message_file, f"{type(exc).__name__}: {exc}")
         log.exception("analysis failed")
         return 1
     log.info("%s", message)

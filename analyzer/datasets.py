@@ -2,18 +2,8 @@
 
 Formats: CSV with or without a header (without one, columns are `_c0, _c1, ...`) and JSON lines
 of flat objects. `path` is one file or a folder (every file below it, hidden files and
-`_SUCCESS`-style markers skipped).
-
-Partitions. Spark splits its input before aggregating and merges the per-partition results,
-so results on inputs larger than one split depend on the split (sums, standard deviation and
-KLL sketches are merged, not computed in one pass). `plan_partitions` reproduces Spark's
-`FilePartition` arithmetic (splits of `min(128 MB, max(4 MB, total / parallelism))` bytes,
-4 MB open cost per file, splits packed largest first) and `read_partitioned` reads each split
-with Hadoop's line rules (a split owns the lines that start after its first byte and at or
-before its end). Inputs below 4 MB are always one partition, read in order, exactly like the
-service. The service's parallelism is not published: `DEFAULT_PARALLELISM` = 4 assumes the
-4 vCPUs of the SDK's usual `ml.m5.xlarge` (inferred; pass another value to match a different
-instance).
+`_SUCCESS`-style markers skipped). `read_partitioned` reads each of Spark's partitions (see
+`analyzer.partitions`) with Hadoop's line rules.
 
 Bad input raises `DatasetError` naming the file and line: rows with a different number of
 fields than the header are counted over the whole file and reported (never dropped silently).
@@ -22,22 +12,18 @@ fields than the header are counted over the whole file and reported (never dropp
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import queue
-import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from analyzer.arrays import string_array
+from analyzer.partitions import DEFAULT_PARALLELISM, RangeFile, Split, line_range, plan_partitions, split_lines
+from analyzer.prefetch import prefetched
+from contract.errors import DatasetError
 
-MAX_PARTITION_BYTES = 128 * 1024 * 1024  # spark.sql.files.maxPartitionBytes
-OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes
-DEFAULT_PARALLELISM = 4
 DEFAULT_BATCH_ROWS = 16_384
 # Each streaming CSV reader reads ahead in the background (Arrow queues up to 32 blocks), and the
 # profiler reads every partition at once: blocks of at most 512 KB bound that to ~64 MB for 4
@@ -49,19 +35,6 @@ PREFETCH_BATCHES = 8
 
 
 Batch = list[pa.Array]
-
-
-class DatasetError(ValueError):
-    """The dataset cannot be read as asked; the message names the file, the line and a fix."""
-
-
-@dataclass(frozen=True)
-class Split:
-    """Bytes [start, start + length) of one file (Spark's `PartitionedFile`)."""
-
-    path: str
-    start: int
-    length: int
 
 
 def list_files(path: str) -> list[str]:
@@ -77,75 +50,6 @@ def list_files(path: str) -> list[str]:
     if not found:
         raise DatasetError(f"{path}: the folder holds no data files")
     return sorted(found)
-
-
-def plan_partitions(files: Sequence[tuple[str, int]], parallelism: int = DEFAULT_PARALLELISM) -> list[list[Split]]:
-    """Spark's split and packing of (path, size) files into partitions, in partition order."""
-    total = sum(size + OPEN_COST_BYTES for _, size in files)
-    max_split = min(MAX_PARTITION_BYTES, max(OPEN_COST_BYTES, total // max(parallelism, 1)))
-    splits = [
-        Split(path, offset, min(max_split, size - offset))
-        for path, size in files
-        for offset in range(0, size, max_split)
-    ]
-    splits.sort(key=lambda split: split.length, reverse=True)  # stable, as Scala's sortBy
-    partitions: list[list[Split]] = []
-    current: list[Split] = []
-    current_size = 0
-    for split in splits:
-        if current and current_size + split.length > max_split:
-            partitions.append(current)
-            current, current_size = [], 0
-        current_size += split.length + OPEN_COST_BYTES
-        current.append(split)
-    if current:
-        partitions.append(current)
-    return partitions
-
-
-def _line_end_at_or_after(handle: io.BufferedReader, position: int, size: int) -> int:
-    """Offset just past the first newline at or after `position` (the file size if none)."""
-    handle.seek(position)
-    while position < size:
-        chunk = handle.read(1 << 16)
-        if not chunk:
-            break
-        newline = chunk.find(b"\n")
-        if newline >= 0:
-            return position + newline + 1
-        position += len(chunk)
-    return size
-
-
-def line_range(split: Split) -> tuple[int, int]:
-    """Byte range of the lines a split owns (Hadoop's `LineRecordReader`)."""
-    size = os.path.getsize(split.path)
-    with open(split.path, "rb") as handle:
-        begin = 0 if split.start == 0 else _line_end_at_or_after(handle, split.start, size)
-        end = _line_end_at_or_after(handle, split.start + split.length, size)
-    return begin, max(begin, end)
-
-
-class _RangeFile(io.RawIOBase):
-    """Read-only view of bytes [begin, end) of a file, for pyarrow's streaming readers."""
-
-    def __init__(self, path: str, begin: int, end: int) -> None:
-        self._handle = open(path, "rb")  # noqa: SIM115 - closed with this object
-        self._handle.seek(begin)
-        self._left = end - begin
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        view = memoryview(buffer)[: self._left]
-        count = self._handle.readinto(view)
-        self._left -= count
-        return count
-
-    def close(self) -> None:
-        self._handle.close()
-        super().close()
 
 
 def _first_line(path: str) -> str:
@@ -175,38 +79,10 @@ def _csv_names(files: Sequence[str], header: bool) -> list[str]:
     return fields
 
 
-def _newlines_before(handle: io.BufferedReader, position: int) -> int:
-    handle.seek(0)
-    count, left = 0, position
-    while left > 0:
-        chunk = handle.read(min(left, 1 << 20))
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        left -= len(chunk)
-    return count
-
-
-def _lines(split: Split) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number in the file, raw line without terminator) of a split's lines."""
-    begin, end = line_range(split)
-    with open(split.path, "rb") as handle:
-        line_number = _newlines_before(handle, begin) + 1
-        handle.seek(begin)
-        position = begin
-        while position < end:
-            raw = handle.readline()
-            if not raw:
-                break
-            position += len(raw)
-            yield line_number, raw.rstrip(b"\r\n")
-            line_number += 1
-
-
 def _locate_lines(split: Split, texts: list[str]) -> list[int]:
     """Line numbers (in the file) of the given row texts, matched in order."""
     found, wanted = [], list(texts)
-    for line_number, raw in _lines(split):
+    for line_number, raw in split_lines(split):
         if not wanted:
             break
         if raw.decode("utf-8", "replace") == wanted[0]:
@@ -238,7 +114,7 @@ def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows:
         return "skip"
 
     reader = pacsv.open_csv(
-        _RangeFile(split.path, begin, end),
+        RangeFile(split.path, begin, end),
         read_options=pacsv.ReadOptions(
             column_names=names, skip_rows=1 if skip_header else 0, block_size=_block_size(split.path, batch_rows)
         ),
@@ -280,7 +156,7 @@ def _json_text(value: object, path: str, line: int, key: str) -> str | None:
 
 
 def _json_records(split: Split) -> Iterator[tuple[int, dict]]:
-    for line_number, raw in _lines(split):
+    for line_number, raw in split_lines(split):
         text = raw.strip()
         if not text:
             continue
@@ -355,7 +231,9 @@ def read_partitioned(
     """Column names, the number of partitions and `(partition, batch)` pairs, round-robin.
 
     Each partition's batches come in its own row order; interleaving lets the profiler advance
-    all partitions together (its standard-deviation recurrence runs them in lockstep).
+    all partitions together (its standard-deviation recurrence runs them in lockstep). A batch is
+    one string array per column (null = missing; plain strings: the profiler dictionary-encodes
+    each flush); `batch_rows` is approximate for CSV (pyarrow reads by bytes).
     """
     names, readers = _partition_readers(path, fmt, header, batch_rows, parallelism)
 
@@ -369,60 +247,4 @@ def read_partitioned(
                 else:
                     yield index, batch
 
-    return names, len(readers), prefetched(interleaved())
-
-
-def prefetched(items: Iterator, depth: int = PREFETCH_BATCHES) -> Iterator:
-    """The same items, produced by a background thread up to `depth` ahead.
-
-    pyarrow parses CSV blocks without holding the GIL, so reading then overlaps the caller's
-    work on earlier batches. Errors are raised in the caller, at the item where they occurred.
-    """
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((done, None))
-        except BaseException as error:  # handed to the consumer
-            buffer.put((done, error))
-
-    thread = threading.Thread(target=produce, name="dataset-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if error is not None:
-                raise error
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-
-
-def read_dataset(
-    path: str,
-    fmt: str = "csv",
-    header: bool = True,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    parallelism: int = DEFAULT_PARALLELISM,
-) -> tuple[list[str], Iterator[Batch]]:
-    """Column names and batches (one string array per column, null = missing), in Spark's order.
-
-    Batches stream partition after partition (see `plan_partitions`); a single file under 4 MB
-    is read top to bottom. Columns are plain strings (the profiler dictionary-encodes each flush).
-    `batch_rows` is approximate for CSV (pyarrow reads by bytes).
-    """
-    names, readers = _partition_readers(path, fmt, header, batch_rows, parallelism)
-    return names, (batch for reader in readers for batch in reader)
+    return names, len(readers), prefetched(interleaved(), PREFETCH_BATCHES)

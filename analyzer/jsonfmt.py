@@ -17,43 +17,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from contract.javanumbers import java_double
+
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-
-
-def java_double(value: float) -> str:
-    """`Double.toString(value)` (shortest round-trip digits)."""
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0.0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
-        # Python's repr is positional here and already has a fraction digit.
-        return repr(value)
-    digits, exponent = _shortest_digits(magnitude)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exponent}"
-
-
-def _shortest_digits(magnitude: float) -> tuple[str, int]:
-    """Significant digits of repr(magnitude) and the decimal exponent of the first one."""
-    text = repr(magnitude)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        whole, _, fraction = mantissa.partition(".")
-        digits, exponent = whole + fraction, int(exp) + len(whole) - 1
-    else:
-        whole, _, fraction = text.partition(".")
-        if whole != "0":
-            digits, exponent = whole + fraction, len(whole) - 1
-        else:
-            stripped = fraction.lstrip("0")
-            digits, exponent = stripped, -(len(fraction) - len(stripped) + 1)
-    digits = digits.lstrip("0").rstrip("0") or "0"
-    return digits, exponent
 
 
 def _string(text: str) -> str:
@@ -129,3 +95,9 @@ def dumps(document: Mapping) -> str:
     _write(document, 0, out)
     out.append("\n")
     return "".join(out)
+
+
+def write_document(path: str, document: Mapping) -> None:
+    """Write a document to `path` in the service's layout."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(dumps(document))

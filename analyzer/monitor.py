@@ -17,23 +17,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from analyzer import metrics
-from analyzer.captures import CaptureReader, CaptureSummary, Issue, Window, load_preprocessor
-from analyzer.checks import BaselineError, evaluate
-from analyzer.jsonfmt import dumps
+from analyzer.captures import CaptureReader, CaptureSummary, Issue
+from analyzer.checks import CheckOutcome, evaluate
+from analyzer.jsonfmt import write_document
+from analyzer.preprocessors import load_preprocessor
 from analyzer.profile import Profiler
 from analyzer.suggest import suggest_constraints
-from analyzer.violations import Violation, to_document
+from contract.documents import Constraints, Statistics
+from contract.errors import BaselineError, NoDataError
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, Window
+from contract.metrics import METRICS_FOLDER
+from contract.processing import NO_DATA_REASON, exit_message
+from contract.violations import Violation, to_document
 
 log = logging.getLogger(__name__)
 
-STATISTICS_FILE = "statistics.json"
-CONSTRAINTS_FILE = "constraints.json"
-VIOLATIONS_FILE = "constraint_violations.json"
 PROGRESS_SECONDS = 5.0
-
-
-class NoDataError(RuntimeError):
-    """The window held no usable record: the service fails the job ("Job inputs had no data")."""
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,6 @@ class MonitoringResult:
     @property
     def issues(self) -> list[Issue]:
         return self.summary.issues
-
-
-def exit_message(violation_count: int) -> tuple[str, str]:
-    if violation_count == 0:
-        return "Completed", "Completed: Job completed successfully with no violations."
-    return (
-        "CompletedWithViolations",
-        f"CompletedWithViolations: Job completed successfully with {violation_count} violations.",
-    )
 
 
 def load_document(path: str, what: str) -> dict:
@@ -100,14 +90,52 @@ def _no_data(captures: str, window: Window, summary: CaptureSummary) -> NoDataEr
     )
     hint = f"; first problem: {summary.issues[0]}" if summary.issues else ""
     return NoDataError(
-        f"Job inputs had no data: no capture rows under {captures} for {window.describe()} ({found}){hint}. "
+        f"{NO_DATA_REASON}: no capture rows under {captures} for {window.describe()} ({found}){hint}. "
         "Check the window and that the endpoint received traffic with data capture enabled."
     )
 
 
-def _write(path: str, document: dict) -> None:
+def write_message(path: str, text: str) -> None:
+    """The exit message file the processing job reports (contract, section 2)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(dumps(document))
+        handle.write(text)
+
+
+def _profile_captures(reader: CaptureReader, profiler: Profiler, names: list[str]) -> CaptureSummary:
+    """Feed the reader's batches to the profiler, with progress, then log what the reading found."""
+    log.info("reading captures under %s for %s", reader.source, reader.window.describe())
+    last_report = time.monotonic()
+    for batch in reader.batches():
+        profiler.update(batch)
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:
+            log.info("read %d files, %d rows so far", reader.summary.files, reader.summary.rows)
+            last_report = time.monotonic()
+    summary = reader.summary
+    log.info(
+        "read %d files: %d records, %d in the window, %d rows",
+        *(summary.files, summary.records, summary.in_window, summary.rows),
+    )
+    for issue in summary.issues:
+        log.warning("skipped: %s", issue)
+    for fields, count in sorted(summary.field_counts.items()):
+        if fields != len(names):
+            log.warning(
+                "%d rows have %d fields, the baseline has %d columns (first: %s); %s",
+                *(count, fields, len(names), summary.first_row_with[fields]),
+                "missing values were counted as missing" if fields < len(names) else "extra values were ignored",
+            )
+    unlisted = summary.bad_records + summary.unreadable_files - len(summary.issues)
+    if unlisted > 0:
+        log.warning("%d further problems not listed", unlisted)
+    return summary
+
+
+def _write_reports(output_dir: str, statistics: dict, outcome: CheckOutcome) -> None:
+    os.makedirs(output_dir, exist_ok=True)
+    write_document(os.path.join(output_dir, STATISTICS_FILE), statistics)
+    write_document(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(statistics))
+    write_document(os.path.join(output_dir, VIOLATIONS_FILE), to_document(outcome.violations))
 
 
 def run_monitoring(
@@ -136,72 +164,33 @@ def run_monitoring(
     names = baseline_names(baseline_statistics, statistics)
     handler = load_preprocessor(preprocessor) if isinstance(preprocessor, str) else preprocessor
 
-    reader = CaptureReader(captures, len(names), window, handler)
     profiler = Profiler(names)
-    log.info("reading captures under %s for %s", captures, window.describe())
-    last_report = time.monotonic()
-    for batch in reader.batches():
-        profiler.update(batch)
-        if time.monotonic() - last_report >= PROGRESS_SECONDS:
-            log.info("read %d files, %d rows so far", reader.summary.files, reader.summary.rows)
-            last_report = time.monotonic()
-    summary = reader.summary
-    log.info(
-        "read %d files: %d records, %d in the window, %d rows",
-        *(summary.files, summary.records, summary.in_window, summary.rows),
-    )
-    for issue in summary.issues:
-        log.warning("skipped: %s", issue)
-    for fields, count in sorted(summary.field_counts.items()):
-        if fields != len(names):
-            log.warning(
-                "%d rows have %d fields, the baseline has %d columns (first: %s); %s",
-                *(count, fields, len(names), summary.first_row_with[fields]),
-                "missing values were counted as missing" if fields < len(names) else "extra values were ignored",
-            )
-    unlisted = summary.bad_records + summary.unreadable_files - len(summary.issues)
-    if unlisted > 0:
-        log.warning("%d further problems not listed", unlisted)
+    summary = _profile_captures(CaptureReader(captures, len(names), window, handler), profiler, names)
     if summary.rows == 0:
         raise _no_data(captures, window, summary)
 
     profile = profiler.result()
+    current = Statistics.of(profile.statistics, "current statistics")
     outcome = evaluate(
-        baseline_statistics,
-        baseline_constraints,
-        profile.statistics,
+        Statistics.of(baseline_statistics, "baseline statistics"),
+        Constraints.of(baseline_constraints, "baseline constraints", categorical_drift_method),
+        current,
         profile.type_counts,
         profile.value_counts,
         summary.field_counts,
-        categorical_drift_method,
     )
-    os.makedirs(output_dir, exist_ok=True)
-    _write(os.path.join(output_dir, STATISTICS_FILE), profile.statistics)
-    _write(os.path.join(output_dir, CONSTRAINTS_FILE), suggest_constraints(profile.statistics))
-    _write(os.path.join(output_dir, VIOLATIONS_FILE), to_document(outcome.violations))
-
+    _write_reports(output_dir, profile.statistics, outcome)
     metrics_file = None
-    emit_enabled = outcome.emit_metrics and any(outcome.emit_metrics.values())
-    if publish_metrics and emit_enabled:
-        timestamp = window.end or datetime.now(UTC)
+    if publish_metrics and outcome.emit_metrics and any(outcome.emit_metrics.values()):
         data = metrics.metric_data(
-            profile.statistics, outcome.drift, outcome.emit_metrics, timestamp, endpoint_name, schedule_name
+            current, outcome.drift, outcome.emit_metrics, window.end or datetime.now(UTC), endpoint_name, schedule_name
         )
-        metrics_file = metrics.write_metric_file(metrics_dir or os.path.join(output_dir, "metrics"), data)
+        metrics_file = metrics.write_metric_file(metrics_dir or os.path.join(output_dir, METRICS_FOLDER), data)
 
     status, message = exit_message(len(outcome.violations))
     if message_file:
-        os.makedirs(os.path.dirname(os.path.abspath(message_file)), exist_ok=True)
-        with open(message_file, "w", encoding="utf-8") as handle:
-            handle.write(message)
+        write_message(message_file, message)
     log.info("%s (%d rows, %d unusable records)", message, summary.rows, summary.bad_records)
     return MonitoringResult(
-        status=status,
-        message=message,
-        violations=outcome.violations,
-        item_count=summary.rows,
-        summary=summary,
-        output_dir=output_dir,
-        metrics_file=metrics_file,
-        drift=outcome.drift,
+        status, message, outcome.violations, summary.rows, summary, output_dir, metrics_file, outcome.drift
     )

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer import hll, kll, numeric
+from analyzer.aggregator_process import AggregatorProcess
 from analyzer.arrays import bool_array, single_byte_encoded, to_numpy
 from analyzer.value_types import (
     BOOLEAN,
@@ -171,7 +172,7 @@ class Profiler:
         self.names = list(names)
         self._columns = [_Column() for _ in self.names]
         self._partitions = partitions
-        self._numeric: numeric.NumericAggregator | numeric.AggregatorProcess | None = None
+        self._numeric: numeric.NumericAggregator | AggregatorProcess | None = None
         self._background = background
         self._pending: dict[int, list[Sequence[pa.Array]]] = {}
         self._pending_rows = 0
@@ -197,13 +198,13 @@ class Profiler:
         if self._pending_rows * max(len(self.names), 1) >= FLUSH_CELLS:
             self._flush()
 
-    def _aggregator(self) -> numeric.NumericAggregator | numeric.AggregatorProcess:
+    def _aggregator(self) -> numeric.NumericAggregator | AggregatorProcess:
         if self._numeric is None:
             width = len(self.names)
             rows = self._rows + self._pending_rows
             background = rows >= PROCESS_AFTER_ROWS if self._background is None else self._background
             self._numeric = (
-                numeric.AggregatorProcess(width, self._partitions)
+                AggregatorProcess(width, self._partitions)
                 if background
                 else numeric.NumericAggregator(width, self._partitions)
             )
@@ -273,7 +274,7 @@ class Profiler:
 
     def close(self) -> None:
         """Stop the numeric child process, if any, without a result (safe to call twice)."""
-        if isinstance(self._numeric, numeric.AggregatorProcess):
+        if isinstance(self._numeric, AggregatorProcess):
             self._numeric.close()
 
     def result(self) -> Profile:

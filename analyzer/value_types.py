@@ -32,8 +32,6 @@ BOOLEAN_PATTERN = r"^(true|false)$"
 # Codes of `classify`, in Deequ's order of precedence.
 UNKNOWN, FRACTIONAL, INTEGRAL, BOOLEAN, STRING = range(5)
 TYPE_NAMES = ("Unknown", "Fractional", "Integral", "Boolean", "String")
-PRESENT_TYPES = TYPE_NAMES[1:]
-NUMERIC_TYPES = ("Integral", "Fractional")
 
 
 def classify(values: pa.Array) -> np.ndarray:

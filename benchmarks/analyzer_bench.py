@@ -153,12 +153,13 @@ def _json_floor(_dataset: str, captures: str, _work: str) -> None:
 
 def _monitoring(_dataset: str, captures: str, work: str) -> None:
     from analyzer.monitor import run_monitoring
+    from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
 
     baseline = os.path.join(work, "baseline")
     run_monitoring(
         captures=captures,
-        statistics=os.path.join(baseline, "statistics.json"),
-        constraints=os.path.join(baseline, "constraints.json"),
+        statistics=os.path.join(baseline, STATISTICS_FILE),
+        constraints=os.path.join(baseline, CONSTRAINTS_FILE),
         output_dir=os.path.join(work, "monitoring"),
     )
 

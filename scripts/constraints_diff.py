@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The data gate: what changed in the data contract (`constraints.json`) between two baselines.
 
-Usage: python scripts/constraints_diff.py --head HEAD.json [--base BASE.json] [--output SUMMARY.md]
+Usage: python -m scripts.constraints_diff --head HEAD.json [--base BASE.json] [--output SUMMARY.md]
 
 Compares column order, each feature's inferred type, completeness, non-negativity, string domains and
 per-feature overrides, and the `monitoring_config` block, then prints a Markdown summary for a
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.documents import FeatureConstraints
+
 EXIT_UNREADABLE = 1
 MAX_LISTED_VALUES = 10
 CONFIG_ROW = "(monitoring_config)"
 COLUMNS_ROW = "(columns)"
-# The SDK writes the snake_case key, the documentation the camelCase one; both are honoured.
-OVERRIDE_KEYS = ("monitoring_config_overrides", "monitoringConfigOverrides")
 
 
 class ConstraintsError(ValueError):
@@ -44,7 +44,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Contract:
-    features: dict[str, dict[str, Any]]
+    features: dict[str, FeatureConstraints]
     """Feature entries by name, in column order (captured CSV rows are matched by position)."""
     monitoring_config: dict[str, Any]
 
@@ -61,7 +61,7 @@ def load_contract(path: Path) -> Contract:
     if not isinstance(document, dict) or not isinstance(document.get("features"), list):
         raise ConstraintsError(
             f"{path}: no 'features' list at the top level; is this a constraints.json from suggest-baseline?")
-    features: dict[str, dict[str, Any]] = {}
+    features: dict[str, FeatureConstraints] = {}
     for index, feature in enumerate(document["features"]):
         name = feature.get("name") if isinstance(feature, dict) else None
         if not isinstance(name, str):
@@ -69,7 +69,7 @@ def load_contract(path: Path) -> Contract:
         if name in features:
             raise ConstraintsError(
                 f"{path}: feature {name!r} appears twice (features[{index}]); keep one entry.")
-        features[name] = feature
+        features[name] = FeatureConstraints(feature)
     config = document.get("monitoring_config", {})
     if not isinstance(config, dict):
         raise ConstraintsError(
@@ -100,26 +100,25 @@ def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _overrides(feature: dict[str, Any]) -> dict[str, Any]:
-    return next((feature[key] for key in OVERRIDE_KEYS if isinstance(feature.get(key), dict)), {})
+def _overrides(feature: FeatureConstraints) -> dict[str, Any]:
+    return feature.overrides if isinstance(feature.overrides, dict) else {}
 
 
-def _summary(feature: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {_cell(v)}" for k, v in (("type", feature.get("inferred_type")),
-                                                     ("completeness", feature.get("completeness"))))
+def _summary(feature: FeatureConstraints) -> str:
+    return ", ".join(f"{k} {_cell(v)}" for k, v in (("type", feature.inferred_type),
+                                                     ("completeness", feature.completeness)))
 
 
-def _feature_changes(name: str, base: dict[str, Any], head: dict[str, Any]) -> list[Change]:
+def _feature_changes(name: str, base: FeatureConstraints, head: FeatureConstraints) -> list[Change]:
     changes = []
     for aspect, read in (
-        ("type", lambda f: f.get("inferred_type")),
-        ("completeness", lambda f: f.get("completeness")),
-        ("is_non_negative", lambda f: f.get("num_constraints", {}).get("is_non_negative")),
+        ("type", lambda f: f.inferred_type),
+        ("completeness", lambda f: f.completeness),
+        ("is_non_negative", lambda f: f.is_non_negative),
     ):
         if read(base) != read(head):
             changes.append(Change(name, aspect, _cell(read(base)), _cell(read(head))))
-    base_domains = base.get("string_constraints", {}).get("domains")
-    head_domains = head.get("string_constraints", {}).get("domains")
+    base_domains, head_domains = base.domains, head.domains
     if base_domains is None or head_domains is None:
         if base_domains != head_domains:
             changes.append(Change(name, "domains", _values(base_domains or []) or "none",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print what `cdk deploy` would create, read from a synthesized cloud assembly.
 
-Usage: python scripts/deploy_summary.py [CDK_OUT_DIR]   (default: cdk.out)
+Usage: python -m scripts.deploy_summary [CDK_OUT_DIR]   (default: cdk.out; run from the repository root)
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+
+from contract.layout import CAPTURE_PREFIX
+from contract.metrics import feature_drift_metric
 
 
 def _resources(template: dict, resource_type: str) -> list[dict]:
@@ -58,7 +61,7 @@ def _endpoint_lines(template: dict) -> list[str]:
             f"    data capture: {'on' if capture['EnableCapture'] else 'off'}, "
             f"{capture['InitialSamplingPercentage']}% of requests, {modes}, KMS-encrypted",
             f"    content types: CSV {types['CsvContentTypes']}, JSON {types['JsonContentTypes']}",
-            "    destination: s3://<capture bucket>/datacapture/<endpoint>/<variant>/yyyy/mm/dd/HH/",
+            f"    destination: s3://<capture bucket>/{CAPTURE_PREFIX}/<endpoint>/<variant>/yyyy/mm/dd/HH/",
         ]
     for model in _resources(template, "AWS::SageMaker::Model"):
         lines.append("    model: XGBoost 3.0-5 serving image (per-region mapping), network isolation "
@@ -82,7 +85,7 @@ def _monitoring_lines(template: dict) -> list[str]:
         lines.append(f"  alerts: SNS topic '{topic.get('DisplayName')}' (KMS-encrypted), fed by a Lambda on "
                      "each run's end state")
     alarms = [a.get("MetricName") for a in _resources(template, "AWS::CloudWatch::Alarm")
-              if str(a.get("MetricName", "")).startswith("feature_baseline_drift_")]
+              if str(a.get("MetricName", "")).startswith(feature_drift_metric(""))]
     if alarms:
         lines.append(f"  drift alarms: {', '.join(alarms)}")
     return lines

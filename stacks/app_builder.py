@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_ARTIFACT = PROJECT_ROOT / "model" / "build" / "model.tar.gz"
 DEFAULT_MONITORING_SOURCES = MonitoringSources(
     baseline_dataset=PROJECT_ROOT / "model" / "build" / "baseline-dataset.csv",
-    analyzer_package=PROJECT_ROOT / "analyzer",
+    analyzer_packages=(PROJECT_ROOT / "analyzer", PROJECT_ROOT / "contract"),
     staging_dir=PROJECT_ROOT / "build" / "analyzer-code",
 )
 

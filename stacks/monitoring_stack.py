@@ -11,7 +11,7 @@ from constructs import Construct
 
 from stacks.config import EnvironmentConfig
 from stacks.constructs.alerts import RunAlerts, RunAlertsProps
-from stacks.constructs.analyzer_job import AnalyzerCode, analyzer_image
+from stacks.constructs.analyzer_job import AnalyzerCode, AnalyzerImage, analyzer_image
 from stacks.constructs.baseline import Baseline, BaselineProps
 from stacks.constructs.capture_storage import CaptureStorage
 from stacks.constructs.churn_endpoint import ChurnEndpoint
@@ -30,8 +30,9 @@ class MonitoringSources:
     baseline_dataset: Path
     """The baseline dataset (`make model`: the model's score, then the inputs), unless cdk.json sets
     `baseline_dataset_uri`."""
-    analyzer_package: Path
-    """The `analyzer/` package, shipped to the self-hosted engine's jobs."""
+    analyzer_packages: tuple[Path, ...]
+    """The `analyzer/` package and the `contract/` package it imports, shipped to the self-hosted
+    engine's jobs."""
     staging_dir: Path
     """Where the analyzer code asset is staged."""
 
@@ -50,12 +51,40 @@ class MonitoringStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         engine = config.monitoring_engine
         self.analyzer_code = (
-            AnalyzerCode(self, "AnalyzerCode", sources.analyzer_package, sources.staging_dir)
+            AnalyzerCode(self, "AnalyzerCode", sources.analyzer_packages, sources.staging_dir)
             if engine == "self-hosted"
             else None
         )
         image = analyzer_image(self, engine, self.analyzer_code)
-        self.baseline = Baseline(
+        self.baseline = self._baseline(config, storage, sources, image)
+        props = MonitoringProps(
+            endpoint_name=endpoint.endpoint_name,
+            variant_name=endpoint.variant_name,
+            bucket_name=config.bucket_name,
+            key=storage.key,
+            schedule_expression=config.schedule_expression,
+            instance_type=config.monitoring_instance_type,
+            max_runtime_seconds=config.monitoring_max_runtime_seconds,
+            image=image,
+            statistics_uri=self.baseline.statistics_uri,
+            constraints_uri=self.baseline.constraints_uri,
+            baseline_job_name=self.baseline.job_name,
+            baseline_id=self.baseline.baseline_id,
+        )
+        engine_alerts = self._schedule(config, props)
+        # Monitoring needs the endpoint in service with data capture (CDK turns this into a stack dependency).
+        self.schedule.node.add_dependency(endpoint)
+        self.alerts = self._alerts(config, storage, props, engine_alerts)
+        CfnOutput(self, "MonitoringEngine", value=engine)
+        CfnOutput(self, "ScheduleName", value=props.schedule_name)
+        CfnOutput(self, "BaselineStatistics", value=self.baseline.statistics_uri)
+        CfnOutput(self, "BaselineConstraints", value=self.baseline.constraints_uri)
+        CfnOutput(self, "AlertTopicArn", value=self.alerts.topic.topic_arn)
+
+    def _baseline(
+        self, config: EnvironmentConfig, storage: CaptureStorage, sources: MonitoringSources, image: AnalyzerImage
+    ) -> Baseline:
+        return Baseline(
             self,
             "Baseline",
             BaselineProps(
@@ -71,42 +100,32 @@ class MonitoringStack(Stack):
                 dataset_uri=config.baseline_dataset_uri,
             ),
         )
-        props = MonitoringProps(
-            endpoint_name=endpoint.endpoint_name,
-            variant_name=endpoint.variant_name,
-            bucket_name=config.bucket_name,
-            key=storage.key,
-            schedule_expression=config.schedule_expression,
-            instance_type=config.monitoring_instance_type,
-            max_runtime_seconds=config.monitoring_max_runtime_seconds,
-            image=image,
-            statistics_uri=self.baseline.statistics_uri,
-            constraints_uri=self.baseline.constraints_uri,
-            baseline_job_name=self.baseline.job_name,
-            baseline_id=self.baseline.baseline_id,
-        )
-        if engine == "managed":
+
+    def _schedule(self, config: EnvironmentConfig, props: MonitoringProps) -> dict:
+        """The configured engine's schedule (`self.schedule`); returns what the alerts need to know of it."""
+        if config.monitoring_engine == "managed":
             self.schedule = ManagedSchedule(self, "ManagedSchedule", props)
-            engine_alerts = dict(monitoring_schedule_arn=self.schedule.schedule.attr_monitoring_schedule_arn)
-        else:
-            self.schedule = SelfHostedSchedule(
-                self,
-                "SelfHostedSchedule",
-                props,
-                log_retention_days=config.log_retention_days,
-                retain_logs=config.retain_data,
-            )
-            engine_alerts = dict(
-                job_name_prefixes=[self.schedule.processing_job_name_prefix],
-                state_machine_arn=self.schedule.state_machine.state_machine_arn,
-            )
-        # Monitoring needs the endpoint in service with data capture (CDK turns this into a stack dependency).
-        self.schedule.node.add_dependency(endpoint)
-        self.alerts = RunAlerts(
+            return dict(monitoring_schedule_arn=self.schedule.schedule.attr_monitoring_schedule_arn)
+        self.schedule = SelfHostedSchedule(
+            self,
+            "SelfHostedSchedule",
+            props,
+            log_retention_days=config.log_retention_days,
+            retain_logs=config.retain_data,
+        )
+        return dict(
+            job_name_prefixes=[self.schedule.processing_job_name_prefix],
+            state_machine_arn=self.schedule.state_machine.state_machine_arn,
+        )
+
+    def _alerts(
+        self, config: EnvironmentConfig, storage: CaptureStorage, props: MonitoringProps, engine_alerts: dict
+    ) -> RunAlerts:
+        return RunAlerts(
             self,
             "Alerts",
             RunAlertsProps(
-                endpoint_name=endpoint.endpoint_name,
+                endpoint_name=props.endpoint_name,
                 schedule_name=props.schedule_name,
                 bucket_name=config.bucket_name,
                 bucket_key=storage.key,
@@ -117,8 +136,3 @@ class MonitoringStack(Stack):
                 **engine_alerts,
             ),
         )
-        CfnOutput(self, "MonitoringEngine", value=engine)
-        CfnOutput(self, "ScheduleName", value=props.schedule_name)
-        CfnOutput(self, "BaselineStatistics", value=self.baseline.statistics_uri)
-        CfnOutput(self, "BaselineConstraints", value=self.baseline.constraints_uri)
-        CfnOutput(self, "AlertTopicArn", value=self.alerts.topic.topic_arn)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
-from aws_cdk import App
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from stacks.app_builder import DEFAULT_MONITORING_SOURCES, PROJECT_ROOT, EnvironmentStacks, build_environment
@@ -48,3 +50,27 @@ def templates(env: str, engine: str | None = None) -> dict[str, Template]:
     """Templates of every stack of `env`, keyed by the EnvironmentStacks field name."""
     _, stacks = build_app(env, engine)
     return {name: Template.from_stack(stack) for name, stack in vars(stacks).items()}
+
+
+def lambda_asset(stack: Stack, function: dict) -> Path:
+    """The synthesized folder of a Lambda function's code asset (`function`: its template resource)."""
+    assembly = stack.node.root.synth()
+    return Path(assembly.directory) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+
+
+def asset_files(asset: Path) -> list[str]:
+    return sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file())
+
+
+def import_from_asset(asset: Path, modules: list[str], cwd: Path) -> list[str]:
+    """Import `modules` as the Lambda does, with only the asset on the import path (isolated mode drops
+    the repository); returns the files they were imported from."""
+    probe = (
+        "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+        "print(*(importlib.import_module(name).__file__ for name in sys.argv[2:]), sep='\\n')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(asset), *modules], capture_output=True, text=True, cwd=cwd
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()

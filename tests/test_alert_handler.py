@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
-
 from alerts import events, handler  # noqa: E402
+from moto import mock_aws
 
 REGION = "us-east-1"
 BUCKET = "bucket"

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
+from alerts import events, summary
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
-
-from alerts import events, summary  # noqa: E402
-
-from analyzer import checks, jsonfmt  # noqa: E402
-from analyzer.violations import Violation, parse_violations, to_document  # noqa: E402
+from analyzer import checks, jsonfmt
+from contract.violations import (
+    DataTypeMismatch,
+    DomainMismatch,
+    Drift,
+    Incompleteness,
+    Violation,
+    parse_violations,
+    to_document,
+    unseen_listing,
+)
 
 SNS_LIMIT_BYTES = 262_144
 FOLDER = "s3://bucket/reports/churn-dev/churn-dev-hourly/2026/11/25/14/"
@@ -145,14 +149,12 @@ def test_report_written_by_the_analyzer_is_summarised_with_its_numbers():
     """The analyzer's own wording and file layout (Java doubles, Jackson print), every check type."""
     names = ["Churn", "Account Length", "Day Mins", "State_CA"]
     violations = [
-        Violation("Account Length", "data_type_check",
-                  checks.data_type_message("Integral", 1.0, 3869 / 3882)),
-        Violation("Day Mins", "completeness_check", checks.completeness_message(1.0, 289 / 300)),
-        Violation("Day Mins", "baseline_drift_check", checks.drift_message(0.2345678, 0.1, "LInfinity")),
-        Violation("Account Length", "baseline_drift_check", checks.drift_message(3.5e-4, 0.1, "LInfinity")),
-        Violation("State_CA", "baseline_drift_check", checks.drift_message(1.2e-5, 0.05, "ChiSquared")),
-        Violation("State_CA", "categorical_values_check",
-                  checks.domain_message(1.0, 290, 300, {"2": 7, "x": 3})),
+        Violation.of("Account Length", DataTypeMismatch("Integral", 100.0, 3869 / 3882 * 100)),
+        Violation.of("Day Mins", Incompleteness(100.0, 289 / 300 * 100)),
+        Violation.of("Day Mins", Drift(0.2345678, 0.1)),
+        Violation.of("Account Length", Drift(3.5e-4, 0.1)),
+        Violation.of("State_CA", Drift(1.2e-5, 0.05, p_value=True)),
+        Violation.of("State_CA", DomainMismatch(100.0, 290 / 300 * 100, 290, 300, unseen_listing({"2": 7, "x": 3}))),
         *checks.column_count_violations(names, {4: 290, 3: 6, 5: 4}),
     ]
     report = jsonfmt.dumps(to_document(violations))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_kms as kms
@@ -16,6 +12,8 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.config import EnvironmentConfig
 from stacks.constructs import alerts
 from stacks.constructs.alerts import RunAlerts, RunAlertsProps
+from stacks.constructs.lambda_assets import lambda_code
+from tests.stack_fixtures import asset_files, import_from_asset, lambda_asset
 
 CONFIG = EnvironmentConfig(name="dev", endpoint_name="churn-dev", alert_email="ml-oncall@example.com",
                            drift_alarm_features=("Day Mins", "CustServ Calls"), log_retention_days=14)
@@ -203,34 +201,29 @@ def test_drift_alarms_watch_the_configured_features(built):
         assert alarm["AlarmActions"] == alarm["OKActions"] == [ref(stack, construct.topic)]
 
 
-def test_asset_holds_the_handler_package_and_the_shared_violations_module(built, tmp_path):
+def test_asset_holds_the_handler_package_and_the_contract_package(built, tmp_path):
     stack, _, template = built
     (function,) = resources(template, "AWS::Lambda::Function")
-    assembly = stack.node.root.synth()
-    asset = Path(assembly.directory) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
-    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
-    assert files == ["alerts/__init__.py", "alerts/events.py", "alerts/handler.py", "alerts/summary.py",
-                     "analyzer/violations.py"]
-    # The Lambda's import path: only the asset (isolated mode drops the repository from sys.path).
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import alerts.handler, analyzer.violations; "
-             "print(alerts.handler.__file__); print(analyzer.violations.__file__)")
-    result = subprocess.run([sys.executable, "-I", "-c", probe, str(asset)], capture_output=True, text=True,
-                            cwd=tmp_path, check=True)
-    assert all(line.startswith(str(asset)) for line in result.stdout.splitlines())
+    asset = lambda_asset(stack, function)
+    files = asset_files(asset)
+    assert {"alerts/__init__.py", "alerts/handler.py", "contract/__init__.py", "contract/violations.py"} <= set(files)
+    assert {f.split("/")[0] for f in files} == {"alerts", "contract"}
+    modules = ["alerts.handler", "contract.violations", "contract.layout", "contract.events", "contract.processing"]
+    assert all(path.startswith(str(asset)) for path in import_from_asset(asset, modules, tmp_path))
 
 
-def test_asset_hash_follows_the_shared_module(tmp_path):
-    """An edit to analyzer/violations.py alone must change the asset (output hashing)."""
+def test_asset_hash_follows_the_contract_package(tmp_path):
+    """An edit to a contract module alone must change the asset (output hashing)."""
     hashes = []
     for content in ("VERSION = 1\n", "VERSION = 2\n"):
         folder = tmp_path / content[-2]
         folder.mkdir()
         files = dict(alerts.ASSET_FILES)
         (folder / "violations.py").write_text(content)
-        files["analyzer/violations.py"] = folder / "violations.py"
+        files["contract/violations.py"] = folder / "violations.py"
         stack = Stack(App(), "HashProbe")
         lambda_.Function(stack, "F", runtime=alerts.RUNTIME, handler=alerts.HANDLER,
-                         code=alerts.lambda_code(files))
+                         code=lambda_code(alerts.HANDLER_DIR, files))
         (function,) = resources(Template.from_stack(stack), "AWS::Lambda::Function")
         hashes.append(function["Properties"]["Code"]["S3Key"])
     assert hashes[0] != hashes[1]

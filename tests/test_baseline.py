@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import datasets, numeric, profile
+from analyzer import partitions, profile
+from analyzer.aggregator_process import AggregatorProcess
 from analyzer.baseline import profile_dataset, suggest_baseline
-from analyzer.datasets import DatasetError
-from analyzer.suggest import DEFAULT_MONITORING_CONFIG, suggest_constraints
+from analyzer.suggest import suggest_constraints
+from contract.documents import MonitoringConfig
+from contract.errors import DatasetError
 from tests.data import churn_reference as ref
 
 
@@ -40,7 +42,7 @@ def test_baseline_files_match_the_service(tmp_path: Path) -> None:
          "num_constraints": {"is_non_negative": True}}
         for name in ref.COLUMN_VALUES
     ]  # fmt: skip
-    assert constraints["monitoring_config"] == DEFAULT_MONITORING_CONFIG
+    assert constraints["monitoring_config"] == MonitoringConfig().to_document()
 
 
 def test_background_process_gives_identical_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +52,7 @@ def test_background_process_gives_identical_results(tmp_path: Path, monkeypatch:
     in_process = profile_dataset(str(dataset)).statistics
     started = []
     monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", 0)
-    monkeypatch.setattr(numeric.AggregatorProcess, "__init__", _recording(numeric.AggregatorProcess.__init__, started))
+    monkeypatch.setattr(AggregatorProcess, "__init__", _recording(AggregatorProcess.__init__, started))
     assert profile_dataset(str(dataset)).statistics == in_process
     assert started
 
@@ -67,8 +69,8 @@ def test_partitions_keep_counts_and_exact_integer_sums(tmp_path: Path, monkeypat
     dataset = tmp_path / "train.csv"
     _write_churn_columns(dataset)
     single = profile_dataset(str(dataset)).statistics["features"]
-    monkeypatch.setattr(datasets, "OPEN_COST_BYTES", 4096)
-    monkeypatch.setattr(datasets, "MAX_PARTITION_BYTES", 4096)
+    monkeypatch.setattr(partitions, "OPEN_COST_BYTES", 4096)
+    monkeypatch.setattr(partitions, "MAX_PARTITION_BYTES", 4096)
     split = profile_dataset(str(dataset)).statistics["features"]
     for one, many in zip(single, split, strict=True):
         a, b = one["numerical_statistics"], many["numerical_statistics"]
@@ -134,8 +136,8 @@ def test_a_failing_read_stops_the_child_process(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(profile, "FLUSH_CELLS", 500 * 3)
     monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", 0)
     processes: list = []
-    start = _recording(numeric.AggregatorProcess.__init__, processes)
-    monkeypatch.setattr(numeric.AggregatorProcess, "__init__", start)
+    start = _recording(AggregatorProcess.__init__, processes)
+    monkeypatch.setattr(AggregatorProcess, "__init__", start)
     with pytest.raises(DatasetError, match="line 3002"):
         profile_dataset(str(dataset))
     assert processes and processes[0][0]._process.poll() is not None

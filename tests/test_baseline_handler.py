@@ -7,19 +7,14 @@ names (ResourceInUse) where a case needs it.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import baseline_handler
+import baseline_job
 import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda" / "baseline"))
-import baseline_handler  # noqa: E402
-import baseline_job  # noqa: E402
 
 REGION = "eu-west-1"
 PROPERTIES = {
@@ -66,8 +61,8 @@ def event(request: str, properties: dict | None = None, physical_id: str | None 
 
 def test_properties_arrive_as_strings_and_are_typed():
     parsed = spec()
-    assert parsed.volume_size_gb == 20 and parsed.max_runtime_seconds == 3000
-    assert parsed.container_entrypoint == ("python3", "-m", "analyzer", "container")
+    assert parsed.job.volume_size_gb == 20 and parsed.job.max_runtime_seconds == 3000
+    assert parsed.job.entrypoint == ("python3", "-m", "analyzer", "container")
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analyzer.captures import (
-    CaptureReader,
-    CaptureSourceError,
-    PreprocessorError,
-    Window,
-    WindowError,
-    _record_lines,
-    _simple_strings,
-    load_preprocessor,
-    record_rows,
-)
+from analyzer.capture_fast_path import all_strings_simple, record_lines
+from analyzer.capture_records import record_rows
+from analyzer.captures import CaptureReader
+from analyzer.preprocessors import load_preprocessor
+from contract.errors import CaptureSourceError, PreprocessorError, WindowError
+from contract.layout import Window
 from tests.capture_helpers import record, traffic, write_file, write_records
 
 T0 = datetime(2024, 5, 1, 10, 0, 0)
@@ -336,7 +331,7 @@ def test_fast_reading_gives_the_rows_of_the_record_by_record_reading(tmp_path, i
     ],
 )
 def test_record_lines_numbers_non_blank_lines_and_flags_unusual_files(content, lines, regular):
-    numbers, is_regular = _record_lines(content)
+    numbers, is_regular = record_lines(content)
     assert (numbers.tolist(), is_regular) == (lines, regular)
 
 
@@ -353,4 +348,4 @@ def test_record_lines_numbers_non_blank_lines_and_flags_unusual_files(content, l
     ],
 )
 def test_simple_strings_only_when_every_escape_is_a_final_line_feed(content, simple):
-    assert _simple_strings(content) is simple
+    assert all_strings_simple(content) is simple

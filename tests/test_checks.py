@@ -3,7 +3,9 @@ import math
 import pytest
 
 from analyzer import checks
-from analyzer.checks import BaselineError, MonitoringConfig
+from contract.documents import Constraints, FeatureStatistics, MonitoringConfig, Statistics
+from contract.errors import BaselineError
+from contract.violations import Drift
 
 
 def numeric(name, values, inferred_type="Integral", missing=0):
@@ -56,7 +58,7 @@ def constraints(*features, **config):
 def test_data_type_message_matches_the_service_to_the_last_digit():
     current = numeric("Tot Fwd Pkts", [1.5] * 3882, inferred_type="Fractional")
     violation = checks.data_type_violation(
-        "Tot Fwd Pkts", "Integral", current, {"Integral": 3869, "Fractional": 13}, 1.0
+        "Tot Fwd Pkts", "Integral", FeatureStatistics(current), {"Integral": 3869, "Fractional": 13}, 1.0
     )
     assert violation.constraint_check_type == "data_type_check"
     assert violation.description == (
@@ -67,7 +69,7 @@ def test_data_type_message_matches_the_service_to_the_last_digit():
 
 def test_completeness_message_matches_the_service():
     current = numeric("Flow Duration", [1] * 9, missing=1000)
-    violation = checks.completeness_violation("Flow Duration", 1.0, current, 1009)
+    violation = checks.completeness_violation("Flow Duration", 1.0, FeatureStatistics(current), 1009)
     assert violation.description == (
         "Data completeness requirement is not met. Expected: 100.0%. Observed: Only 0.8919722497522299%."
     )
@@ -75,7 +77,7 @@ def test_completeness_message_matches_the_service():
 
 def test_drift_message_has_no_final_period():
     assert (
-        checks.drift_message(0.9293200129316993, 0.1, "Robust")
+        Drift(0.9293200129316993, 0.1).describe()
         == "Baseline drift distance: 0.9293200129316993 exceeds threshold: 0.1"
     )
 
@@ -85,23 +87,26 @@ def test_drift_message_has_no_final_period():
 
 def test_probabilities_in_an_integral_label_column_are_zero_percent_integral():
     current = numeric("Churn", [0.25, 0.75], inferred_type="Fractional")
-    violation = checks.data_type_violation("Churn", "Integral", current, {"Fractional": 2}, 1.0)
+    violation = checks.data_type_violation("Churn", "Integral", FeatureStatistics(current), {"Fractional": 2}, 1.0)
     assert violation.description.endswith("Observed: Only 0.0% of data is Integral.")
 
 
 def test_integral_values_in_a_fractional_column_are_fine():
     current = numeric("Day Mins", [1, 2, 3], inferred_type="Integral")
+    current = FeatureStatistics(current)
     assert checks.data_type_violation("Day Mins", "Fractional", current, {"Integral": 3}, 1.0) is None
 
 
 def test_fractional_expectation_counts_integral_values_as_matching():
     current = {"inferred_type": "String", "string_statistics": {"common": {"num_present": 4}}}
+    current = FeatureStatistics(current)
     violation = checks.data_type_violation("x", "Fractional", current, {"Integral": 2, "Fractional": 1}, 1.0)
     assert "Only 75.0% of data is Fractional." in violation.description
 
 
 def test_data_type_threshold_is_honoured():
     current = numeric("x", [1.5] * 100, inferred_type="Fractional")
+    current = FeatureStatistics(current)
     assert checks.data_type_violation("x", "Integral", current, {"Integral": 95, "Fractional": 5}, 0.9) is None
     assert checks.data_type_violation("x", "Integral", current, {"Integral": 85, "Fractional": 15}, 0.9)
 
@@ -138,12 +143,11 @@ def test_environment_drift_method_replaces_the_files_global_method_but_not_featu
         constraint("state", "String", monitoring_config_overrides={"categorical_drift_method": "LInfinity"}),
         distribution_constraints={"categorical_drift_method": "LInfinity"},
     )
-    config = checks.global_config(file_says, "ChiSquared")
-    assert config.categorical_drift_method == "ChiSquared"
-    feature = file_says["features"][0]
-    assert config.merged(checks.feature_overrides(feature), "x").categorical_drift_method == "LInfinity"
+    document = Constraints.of(file_says, categorical_drift_method="ChiSquared")
+    assert document.config.categorical_drift_method == "ChiSquared"
+    assert document.feature_config("state").categorical_drift_method == "LInfinity"
     with pytest.raises(BaselineError, match="use one of LInfinity, ChiSquared"):
-        checks.global_config(file_says, "KL")
+        Constraints.of(file_says, categorical_drift_method="KL")
 
 
 # --- evaluate -------------------------------------------------------------------------------------
@@ -155,9 +159,9 @@ SHIFTED = [v + 60 for v in BASE_VALUES]
 def run(baseline_stats, baseline_constraints, current_stats, type_counts=None, value_counts=None, fields=None):
     width = len(baseline_stats["features"])
     return checks.evaluate(
-        baseline_stats,
-        baseline_constraints,
-        current_stats,
+        Statistics.of(baseline_stats),
+        Constraints.of(baseline_constraints),
+        Statistics.of(current_stats),
         type_counts or {},
         value_counts or {},
         fields or {width: current_stats["dataset"]["item_count"]},
@@ -272,7 +276,7 @@ def test_categorical_linf_drift_on_string_columns():
     outcome = run(base, cons, current, {"state": {"String": 1000}}, {"state": {"CA": 900, "TX": 100}})
     expected = 0.4 - 1.8 * math.sqrt(2000 / (1000 * 1000))
     [violation] = outcome.violations
-    assert violation.description == checks.drift_message(expected, 0.1, "LInfinity")
+    assert violation.description == Drift(expected, 0.1).describe()
     assert outcome.drift["state"] == pytest.approx(expected)
 
 

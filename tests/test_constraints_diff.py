@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from contract.documents import FeatureConstraints
 from scripts.constraints_diff import (
     ConstraintsError,
     Contract,
@@ -36,7 +37,7 @@ BASELINE = {
 
 
 def contract(document):
-    return Contract(features={f["name"]: f for f in document["features"]},
+    return Contract(features={f["name"]: FeatureConstraints(f) for f in document["features"]},
                     monitoring_config=document["monitoring_config"])
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from analyzer.container import ContainerConfig, ContainerConfigError, run_container
+from analyzer.container import ContainerConfig, run_container
+from contract.errors import ContainerConfigError
 from model import synthetic
 from tests.capture_helpers import traffic, write_records
 
@@ -141,22 +142,3 @@ def test_json_lines_baseline_accepts_both_spellings_of_lines():
     with pytest.raises(ContainerConfigError, match="only JSON lines"):
         env = {"dataset_format": '{"json": {"lines": false}}', "dataset_source": "in", "output_path": "out"}
         ContainerConfig.from_env(env)
-
-
-def test_put_metric_data_sends_the_metrics_file_itself(baseline, tmp_path, monkeypatch):
-    from moto import mock_aws
-
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        import boto3
-
-        assert run_container(monitoring_env(baseline, tmp_path, put_metric_data="Enabled")) == 0
-        metrics = boto3.client("cloudwatch").list_metrics(
-            Namespace="aws/sagemaker/Endpoints/data-metrics", MetricName="feature_non_null_Day Mins"
-        )["Metrics"]
-    assert metrics[0]["Dimensions"] == [
-        {"Name": "Endpoint", "Value": "churn-endpoint"},
-        {"Name": "MonitoringSchedule", "Value": "churn-hourly"},
-    ]

@@ -8,10 +8,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer import datasets
-from analyzer.datasets import DatasetError, Split, line_range, plan_partitions, read_dataset, read_partitioned
+from analyzer import partitions as spark_partitions
+from analyzer.datasets import read_partitioned
+from analyzer.partitions import Split, line_range, plan_partitions
+from contract.errors import DatasetError
 
 MB = 1024 * 1024
+
+
+def read_dataset(path: str, **options) -> tuple[list[str], list[list]]:
+    """Column names and every batch, partition after partition (each in its row order)."""
+    names, _, pairs = read_partitioned(path, **options)
+    by_partition: dict[int, list] = {}
+    for index, batch in pairs:
+        by_partition.setdefault(index, []).append(batch)
+    return names, [batch for index in sorted(by_partition) for batch in by_partition[index]]
 
 
 def _rows(path: Path, **options) -> tuple[list[str], list[list[str | None]]]:
@@ -58,9 +69,8 @@ def test_files_with_different_headers_are_refused(tmp_path: Path) -> None:
 def test_ragged_rows_are_counted_with_their_lines(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n9,10,11,12\n")
-    names, batches = read_dataset(str(path))
     with pytest.raises(DatasetError) as error:
-        list(batches)
+        read_dataset(str(path))
     message = str(error.value)
     assert "bad.csv" in message and "2 row(s)" in message and "lines 3, 5" in message and "3 fields" in message
 
@@ -98,8 +108,7 @@ def test_json_errors_name_the_line(tmp_path: Path, text: str, message: str) -> N
     path = tmp_path / "data.jsonl"
     path.write_text(text)
     with pytest.raises(DatasetError, match=message):
-        names, batches = read_dataset(str(path), fmt="jsonl")
-        list(batches)
+        read_dataset(str(path), fmt="jsonl")
 
 
 def test_spark_split_arithmetic() -> None:
@@ -137,8 +146,8 @@ def test_splits_own_every_line_exactly_once(tmp_path_factory: pytest.TempPathFac
 
 
 def test_partitions_cover_the_file_and_drop_only_the_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "OPEN_COST_BYTES", 64)
-    monkeypatch.setattr(datasets, "MAX_PARTITION_BYTES", 64)
+    monkeypatch.setattr(spark_partitions, "OPEN_COST_BYTES", 64)
+    monkeypatch.setattr(spark_partitions, "MAX_PARTITION_BYTES", 64)
     path = tmp_path / "train.csv"
     body = [f"{i},{i * 2}" for i in range(100)]
     path.write_text("x,y\n" + "\n".join(body) + "\n")

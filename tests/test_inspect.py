@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from contract.layout import Window
+from tests.capture_helpers import record, write_file
 from tests.workshop_helpers import SteppingClock
 from workshop import inspection
 from workshop.capture import CaptureConfig, CaptureWriter
@@ -51,16 +53,16 @@ def write_run(store, hour: str, violations: dict, rows: int = 400) -> None:
 def test_capture_files_and_records_of_a_time_range(tmp_path):
     store = LocalStore(str(tmp_path))
     ids = write_captures(store)
-    start, end = datetime(2024, 5, 1, 11, tzinfo=UTC), datetime(2024, 5, 1, 12, tzinfo=UTC)
-    files = inspection.capture_files(store, "churn", "AllTraffic", start, end)
-    records, problems = inspection.read_records(store, files, start, end)
+    window = Window(datetime(2024, 5, 1, 11, tzinfo=UTC), datetime(2024, 5, 1, 12, tzinfo=UTC))
+    files = inspection.capture_files(str(tmp_path), "churn", "AllTraffic", window)
+    records, problems = inspection.read_records(files, window)
     assert problems == []
     # Requests at 11:00 ... 11:59 are ids 30 to 89.
     assert [r.inference_id for r in records] == ids[30:90]
     assert all(r.time.startswith("2024-05-01T11:") for r in records)
     assert records[0].output == ["0.030"] and records[0].inputs[:3] == ["130", "2", "180.0"]
-    everything = inspection.capture_files(store, "churn", "AllTraffic")
-    assert len(inspection.read_records(store, everything)[0]) == 120
+    everything = inspection.capture_files(str(tmp_path), "churn", "AllTraffic", Window())
+    assert len(inspection.read_records(everything, Window())[0]) == 120
 
 
 def test_captures_command_prints_the_table(tmp_path, capsys):
@@ -92,9 +94,34 @@ def test_a_broken_capture_line_is_reported_and_the_rest_kept(tmp_path):
     write_captures(store, count=3, step=timedelta(seconds=1))
     (key,) = store.list()
     store.write(key, store.read(key) + b"{not json\n")
-    records, problems = inspection.read_records(store, inspection.capture_files(store, "churn", "AllTraffic"))
+    files = inspection.capture_files(str(tmp_path), "churn", "AllTraffic", Window())
+    records, problems = inspection.read_records(files, Window())
     assert len(records) == 3
-    assert len(problems) == 1 and f"{key}:4: not a capture record" in problems[0]
+    # The monitoring run's message for that line.
+    (problem,) = problems
+    assert problem.startswith(f"{tmp_path / key}:4: not a JSON object (") and "may be truncated" in problem
+
+
+def test_base64_and_json_records_are_shown_with_their_fields(tmp_path, capsys):
+    opened = datetime(2024, 5, 1, 10, 0)
+    base64_csv = record("7,x\n", "0.25\n", opened, encoding="BASE64", content_type="text/csv")
+    json_record = record('{"b": 2.50, "a": "y"}', '{"score": 0.75}', opened + timedelta(seconds=1),
+                         encoding="JSON", content_type="application/json")
+    base64_json = record('{"b": 3, "a": "z"}', '{"score": 0.5}', opened + timedelta(seconds=2),
+                         encoding="BASE64", content_type="application/json")
+    write_file(tmp_path, [base64_csv, json_record, base64_json], opened)
+    files = inspection.capture_files(str(tmp_path), "churn", "AllTraffic", Window())
+    records, problems = inspection.read_records(files, Window())
+    assert problems == []
+    # Decoded as the monitoring run decodes them: JSON objects by key name, numbers as written.
+    assert [(r.output, r.inputs) for r in records] == [
+        (["0.25"], ["7", "x"]), (["0.75"], ["y", "2.50"]), (["0.5"], ["z", "3"]),
+    ]
+    assert main(["captures", "--source", str(tmp_path), "--endpoint", "churn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:] for line in lines if line.startswith("2024-05-01T10:00:0")] == [
+        ["0.25", "7", "x"], ["0.75", "y", "2.50"], ["0.5", "z", "3"],
+    ]
 
 
 def test_runs_list_statuses_and_one_runs_violations(tmp_path, capsys):

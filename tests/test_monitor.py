@@ -17,10 +17,10 @@ from datetime import datetime
 import pytest
 
 from analyzer.baseline import suggest_baseline
-from analyzer.checks import BaselineError
-from analyzer.metrics import NAMESPACE, publish_metric_files
-from analyzer.monitor import NoDataError, run_monitoring
-from analyzer.violations import parse_violations
+from analyzer.monitor import run_monitoring
+from contract.errors import BaselineError, NoDataError
+from contract.metrics import BATCH_SIZE, NAMESPACE
+from contract.violations import parse_violations
 from model import synthetic
 from tests.capture_helpers import record, traffic, write_records
 
@@ -336,7 +336,8 @@ def test_emit_metrics_disabled_writes_no_metrics(baseline, tmp_path):
     assert result.metrics_file is None and not (tmp_path / "metrics").exists()
 
 
-def test_metric_files_are_sent_with_put_metric_data(baseline, tmp_path, monkeypatch):
+def test_metric_files_are_accepted_by_put_metric_data(baseline, tmp_path, monkeypatch):
+    """As the self-hosted state machine sends them: the file's MetricData in batches of BATCH_SIZE."""
     from moto import mock_aws
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -355,7 +356,11 @@ def test_metric_files_are_sent_with_put_metric_data(baseline, tmp_path, monkeypa
         import boto3
 
         client = boto3.client("cloudwatch")
-        sent = publish_metric_files(str(tmp_path / "metrics"), client)
+        document = json.loads((tmp_path / "metrics" / "data-metrics.json").read_text())
+        data = [{**d, "Timestamp": datetime.fromisoformat(d["Timestamp"])} for d in document["MetricData"]]
+        for start in range(0, len(data), BATCH_SIZE):
+            client.put_metric_data(Namespace=document["Namespace"], MetricData=data[start : start + BATCH_SIZE])
+        sent = len(data)
         names = {
             m["MetricName"]
             for page in client.get_paginator("list_metrics").paginate(Namespace=NAMESPACE)

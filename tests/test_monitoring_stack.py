@@ -19,7 +19,16 @@ from tests.self_hosted_definition import (
     state_machine_definition,
     window_variables,
 )
-from tests.stack_fixtures import build_app, cdk_context, fake_baseline_dataset, fake_model_artifact, templates
+from tests.stack_fixtures import (
+    asset_files,
+    build_app,
+    cdk_context,
+    fake_baseline_dataset,
+    fake_model_artifact,
+    import_from_asset,
+    lambda_asset,
+    templates,
+)
 
 ENGINES = ("managed", "self-hosted")
 CRON = "cron(0 * ? * * *)"
@@ -137,6 +146,23 @@ def test_the_deployment_waits_for_the_baseline_up_to_the_configured_timeout(engi
         "baseline_handler.on_event": "python3.14",
         "baseline_handler.is_complete": "python3.14",
     }
+
+
+def test_the_baseline_handlers_asset_holds_their_modules_and_the_contract_package(tmp_path):
+    _, stacks = build_app("dev", "managed")
+    template = Template.from_stack(stacks.monitoring)
+    functions = [
+        v for v in resources(template, "AWS::Lambda::Function").values()
+        if v["Properties"]["Handler"].startswith("baseline_handler.")
+    ]
+    assets = {lambda_asset(stacks.monitoring, function) for function in functions}
+    assert len(assets) == 1, assets
+    (asset,) = assets
+    files = asset_files(asset)
+    assert {"baseline_handler.py", "baseline_job.py", "contract/__init__.py", "contract/processing.py"} <= set(files)
+    assert {f.split("/")[0] for f in files if "/" in f} == {"contract"}
+    modules = ["baseline_handler", "baseline_job", "contract.processing", "contract.layout"]
+    assert all(path.startswith(str(asset)) for path in import_from_asset(asset, modules, tmp_path))
 
 
 @pytest.mark.parametrize("engine", ENGINES)

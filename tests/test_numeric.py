@@ -1,9 +1,9 @@
-"""`numeric.welford` against Spark's CentralMomentAgg update written out value by value."""
+"""`moments.welford` against Spark's CentralMomentAgg update written out value by value."""
 
 import numpy as np
 import pytest
 
-from analyzer import numeric
+from analyzer import moments, numeric
 
 
 def _spark_moments(n: float, avg: float, m2: float, values: np.ndarray) -> tuple[float, float, float]:
@@ -17,13 +17,13 @@ def _spark_moments(n: float, avg: float, m2: float, values: np.ndarray) -> tuple
 
 
 def test_numba_is_installed_so_the_compiled_path_is_the_one_tested() -> None:
-    assert numeric.compiled_moments() is not None
+    assert moments.compiled_moments() is not None
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy-lockstep"])
 def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and_lane_lengths(compiled: bool) -> None:
     rng = np.random.default_rng(3)
-    chunk = numeric.WELFORD_CHUNK
+    chunk = moments.WELFORD_CHUNK
     lengths = [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 17, 5, chunk, 5, 5]  # equal lengths share a block
     partitions = [numeric._Partition(len(lengths)) for _ in range(2)]
     lanes = []
@@ -45,7 +45,7 @@ def test_welford_matches_the_value_by_value_update_bit_for_bit_across_chunks_and
     for (p, n), group in by_length.items():
         values = np.array([values for _, values in group]).reshape(len(group), n)
         blocks.append(numeric.Block(p, np.array([c for c, _ in group]), values))
-    numeric.welford(partitions, blocks, compiled=compiled)
+    moments.welford(partitions, blocks, compiled=compiled)
     for (p, c), (n, avg, m2) in expected.items():
         got = (partitions[p].n[c], partitions[p].mean[c], partitions[p].m2[c])
         assert [float(v).hex() for v in got] == [n.hex(), avg.hex(), m2.hex()], (p, c)

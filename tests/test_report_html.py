@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from analyzer import checks
 from analyzer.kll import buckets
-from analyzer.violations import Violation
+from contract.documents import Constraints, Statistics
+from contract.violations import Violation
 from tests.browser import Chromium
 from workshop import report
 from workshop.cli import main
@@ -58,7 +60,7 @@ def constraints(features: list[dict]) -> dict:
     }
 
 
-def documents(extra_features: int = 0) -> report.RunDocuments:
+def raw_documents(extra_features: int = 0) -> dict:
     """A baseline of 1,000 rows and a run of 400: `Day Mins` shifted far, `Eve Mins` a little."""
     rng = np.random.default_rng(4)
     base = [
@@ -84,11 +86,21 @@ def documents(extra_features: int = 0) -> report.RunDocuments:
                   "Integral, Expected match: 100.0%. Observed: Only 37.25% of data is Integral."),
         Violation("Day Mins", "baseline_drift_check", DRIFT.format("0.4805")),
     ]
+    return {
+        "statistics": {"version": 0.0, "dataset": {"item_count": 400}, "features": now},
+        "violations": violations,
+        "baseline_statistics": {"version": 0.0, "dataset": {"item_count": 1000}, "features": base},
+        "baseline_constraints": constraints(base),
+    }
+
+
+def documents(extra_features: int = 0, categorical_drift_method: str | None = None) -> report.RunDocuments:
+    raw = raw_documents(extra_features)
     return report.RunDocuments(
-        statistics={"version": 0.0, "dataset": {"item_count": 400}, "features": now},
-        violations=violations,
-        baseline_statistics={"version": 0.0, "dataset": {"item_count": 1000}, "features": base},
-        baseline_constraints=constraints(base),
+        statistics=Statistics.of(raw["statistics"]),
+        violations=raw["violations"],
+        baseline_statistics=Statistics.of(raw["baseline_statistics"]),
+        baseline_constraints=Constraints.of(raw["baseline_constraints"], "constraints", categorical_drift_method),
         title="s3://bucket/reports/churn/churn-hourly/2024/05/01/12",
         window="2024-05-01T11:00Z..12:00Z",
     )
@@ -114,6 +126,23 @@ def test_features_with_violations_come_first_then_by_drift():
     assert by_name["Day Mins"].completeness == 1.0
 
 
+def test_the_report_uses_the_jobs_categorical_drift_method_as_the_checks_do():
+    """A job configured for ChiSquared is drawn with the p-value the checks compared, not LInfinity."""
+    docs = documents(categorical_drift_method="ChiSquared")
+    plan = {v.name: v for v in report.feature_views(docs)}["Plan"]
+    checked = checks.compare_feature("Plan", docs.baseline_statistics, docs.baseline_constraints, docs.statistics)
+    assert plan.method == "ChiSquared" and plan.drift == checked.drift[0]
+    assert plan.drift < 0.05 and plan.drifted  # a category appeared: the p-value is tiny
+    raw = raw_documents()
+    files = {"statistics.json": raw["statistics"], "constraint_violations.json": {"violations": []}}
+    baseline = {"statistics.json": raw["baseline_statistics"], "constraints.json": raw["baseline_constraints"]}
+    loaded = report.load_documents(
+        {k: json.dumps(v).encode() for k, v in files.items()}, {k: json.dumps(v).encode() for k, v in baseline.items()},
+        "run", categorical_drift_method="ChiSquared",
+    )
+    assert {v.name: v for v in report.feature_views(loaded)}["Plan"].method == "ChiSquared"
+
+
 def test_page_is_self_contained_and_shows_the_run():
     page = report.render(documents())
     assert "http://" not in page and "https://" not in page and "<link" not in page and " src=" not in page
@@ -136,14 +165,15 @@ def test_seventy_features_stay_collapsible():
 
 
 def test_report_command_writes_the_file(tmp_path, capsys):
-    docs = documents()
+    docs = raw_documents()
     run, baseline = tmp_path / "run" / "2024" / "05" / "01" / "12", tmp_path / "baseline"
     run.mkdir(parents=True)
     baseline.mkdir()
-    (run / "statistics.json").write_text(json.dumps(docs.statistics))
-    (run / "constraint_violations.json").write_text(json.dumps({"violations": [v.to_dict() for v in docs.violations]}))
-    (baseline / "statistics.json").write_text(json.dumps(docs.baseline_statistics))
-    (baseline / "constraints.json").write_text(json.dumps(docs.baseline_constraints))
+    (run / "statistics.json").write_text(json.dumps(docs["statistics"]))
+    violations = {"violations": [v.to_dict() for v in docs["violations"]]}
+    (run / "constraint_violations.json").write_text(json.dumps(violations))
+    (baseline / "statistics.json").write_text(json.dumps(docs["baseline_statistics"]))
+    (baseline / "constraints.json").write_text(json.dumps(docs["baseline_constraints"]))
     assert main(["report", "--run", str(run), "--baseline", str(baseline)]) == 0
     page = (run / "report.html").read_text()
     assert "2024-05-01T11:00Z..12:00Z" in page and "Night Calls" in page

@@ -22,9 +22,11 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import baseline_job
 import pytest
 from aws_cdk.assertions import Template
 
+from contract.processing import CODE_INPUT_PATH
 from model import synthetic
 from tests.self_hosted_definition import (
     evaluate,
@@ -35,9 +37,6 @@ from tests.self_hosted_definition import (
 )
 from tests.stack_fixtures import build_app
 from workshop.capture import CaptureConfig, capture_key, capture_record
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda" / "baseline"))
-import baseline_job  # noqa: E402
 
 SCHEDULED = "2024-03-01T00:00:00Z"
 WINDOW_START = datetime(2024, 2, 29, 23, tzinfo=UTC)
@@ -142,7 +141,7 @@ def test_the_synthesized_jobs_run_locally_and_match_the_offline_analyzer(synthes
         i["S3Input"]["S3Uri"] for i in monitor_request["ProcessingInputs"] if i["InputName"] == "code"
     )
     code = code_zip(staged_dir, tmp_path / "s3" / code_uri.rsplit("/", 1)[1])
-    assert monitor_request["Environment"]["PYTHONPATH"] == f"{baseline_job.CODE_LOCAL_PATH}/{code.name}"
+    assert monitor_request["Environment"]["PYTHONPATH"] == f"{CODE_INPUT_PATH}/{code.name}"
 
     # 1. The deploy-time baselining job, on generated training data.
     request = baseline_request(template)

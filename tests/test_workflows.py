@@ -69,7 +69,7 @@ def test_data_gate_builds_baselines_on_head_and_base_and_compares_them():
     assert script.count("-m analyzer suggest-baseline") == 2
     assert script.count("--dataset model/build/baseline-dataset.csv") == 2
     assert "make model" in script and "make -C base-branch model" in script
-    assert "scripts/constraints_diff.py --head build/baseline-head/constraints.json" in script
+    assert "-m scripts.constraints_diff --head build/baseline-head/constraints.json" in script
     assert "GITHUB_STEP_SUMMARY" in script
     assert job["outputs"]["markdown"] == "${{ steps.diff.outputs.markdown }}"
 

@@ -14,8 +14,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.layout import BASELINE_FILES, Window, parse_time, run_hour
 from workshop import inspection
-from workshop.store import StoreError, join, open_store, read_location
+from workshop.store import StoreError, open_store, read_location
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "model" / "build" / "model.tar.gz"
@@ -49,7 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (e.g. every request) on stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands)
+    _add_traffic(commands)
+    _add_captures(commands)
+    _add_runs(commands)
+    _add_report(commands)
+    _add_baseline_dataset(commands)
+    _add_demo(commands)
+    return parser
 
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve the model like the SageMaker XGBoost endpoint, with data capture",
@@ -68,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sampling", type=float, default=100.0, help="percent of requests captured (default: 100)")
     serve.add_argument("--roll-seconds", type=float, default=60.0, help="capture file roll interval (default: 60)")
 
+
+
+def _add_traffic(commands: argparse._SubParsersAction) -> None:
     traffic = commands.add_parser(
         "traffic",
         help="send rows to an endpoint, one row per request",
@@ -86,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     traffic.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
     traffic.add_argument("--inference-id-prefix", help="send InferenceId PREFIX-000001, PREFIX-000002, ...")
 
+
+
+def _add_captures(commands: argparse._SubParsersAction) -> None:
     captures = commands.add_parser(
         "captures",
         help="list capture files and print captured records as a table",
@@ -102,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     captures.add_argument("--names", help="name the columns from a baseline statistics.json or a CSV header")
     captures.add_argument("--files", action="store_true", help="list the files (with record counts) as well")
 
+
+
+def _add_runs(commands: argparse._SubParsersAction) -> None:
     runs = commands.add_parser(
         "runs",
         help="list monitoring runs with status and violation counts, or show one run's violations",
@@ -110,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--reports", required=True, help="a folder or s3://bucket/reports[/endpoint[/schedule]]")
     runs.add_argument("--run", help="show this run's violations: its folder (or yyyy/mm/dd/HH), or 'latest'")
 
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
     rep = commands.add_parser(
         "report",
         help="write a self-contained HTML report of one monitoring run",
@@ -121,7 +144,13 @@ def _parser() -> argparse.ArgumentParser:
                      "statistics.json and constraints.json, or the statistics.json itself")
     rep.add_argument("--out", type=Path, help="HTML file (default: report.html in a local run folder, "
                      "else monitoring-report.html here)")
+    rep.add_argument("--categorical-drift-method", choices=("LInfinity", "ChiSquared"),
+                     help="the run's job-level categorical_drift_method, if it set one (it overrides the "
+                     "constraints file's global method, as in the checks)")
 
+
+
+def _add_baseline_dataset(commands: argparse._SubParsersAction) -> None:
     dataset = commands.add_parser(
         "baseline-dataset",
         help="write the baseline dataset: the model's output on the training rows, then the inputs",
@@ -133,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="training CSV with header, label first (default: %(default)s)")
     dataset.add_argument("--out", type=Path, required=True, help="CSV to write")
 
+
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
         help="the whole loop offline: emulator, endpoint, baseline, two hours of traffic, monitoring, alert",
@@ -142,7 +174,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds-per-hour", type=float, default=4.0,
                       help="wall time of one simulated hour of traffic (default: %(default)s)")
     demo.add_argument("--workdir", type=Path, help="output folder (default: build/demo)")
-    return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -198,26 +229,26 @@ def _traffic(args: argparse.Namespace) -> int:
 
 
 def _captures(args: argparse.Namespace) -> int:
-    start = inspection.parse_utc(args.start, "--start") if args.start else None
-    end = inspection.parse_utc(args.end, "--end") if args.end else None
+    start = parse_time(args.start, "--start") if args.start else None
+    end = parse_time(args.end, "--end") if args.end else None
     if start and end and start >= end:
         raise CommandError(f"--start {args.start} is not before --end {args.end}")
-    store = open_store(args.source)
-    files = inspection.capture_files(store, args.endpoint, args.variant, start, end)
+    window = Window(start, end)
+    location = inspection.capture_location(args.source, args.endpoint, args.variant)
+    files = inspection.capture_files(args.source, args.endpoint, args.variant, window)
     if not files:
         raise CommandError(
-            f"no capture files under {store.describe(join(args.endpoint, args.variant))}/ for that time range; "
+            f"no capture files under {location}/ for that time range; "
             "check --source, --endpoint and --variant, and that the endpoint has captured traffic"
         )
-    records, problems = inspection.read_records(store, files, start, end)
+    records, problems = inspection.read_records(files, window)
     names = inspection.column_names(read_location(args.names).decode(), args.names) if args.names else None
     if args.files:
         print(inspection.files_table(files, records))
         print()
     shown = records if args.limit == 0 else records[: args.limit]
     print(inspection.records_table(shown, names, args.columns))
-    print(f"\n{len(shown)} of {len(records)} records from {len({r.file for r in records})} files under "
-          f"{store.describe(join(args.endpoint, args.variant))}/")
+    print(f"\n{len(shown)} of {len(records)} records from {len({r.file for r in records})} files under {location}/")
     for problem in problems[:10]:
         print(f"skipped {problem}", file=sys.stderr)
     return 0
@@ -244,14 +275,18 @@ def _report(args: argparse.Namespace) -> int:
     from workshop import report
 
     # The stack's BaselineStatistics output names the file; its folder also holds constraints.json.
-    baseline = args.baseline.rstrip("/").removesuffix("/statistics.json").removesuffix("/constraints.json")
+    baseline = args.baseline.rstrip("/")
+    for name in BASELINE_FILES:
+        baseline = baseline.removesuffix(f"/{name}")
     run_store, baseline_store = open_store(args.run), open_store(baseline)
     run_files = {name: run_store.read(name) for name in run_store.list() if "/" not in name and name.endswith(".json")}
-    baseline_files = {name: baseline_store.read(name) for name in ("statistics.json", "constraints.json")}
-    hour = inspection.run_hour(args.run.rstrip("/"))
+    baseline_files = {name: baseline_store.read(name) for name in BASELINE_FILES}
+    hour = run_hour(args.run.rstrip("/"))
     window = inspection.window_text(hour) if hour else ""
     try:
-        docs = report.load_documents(run_files, baseline_files, args.run.rstrip("/"), window)
+        docs = report.load_documents(
+            run_files, baseline_files, args.run.rstrip("/"), window, args.categorical_drift_method
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     out = args.out or (Path(args.run) / "report.html" if not args.run.startswith("s3://") else

@@ -30,7 +30,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analyzer.container import EXPECTED_ERRORS
+from contract.errors import ANALYZER_ERRORS
+from contract.events import PROCESSING_JOB_EVENT, SAGEMAKER_SOURCE
+from contract.lambdas import AlertsEnv
+from contract.layout import (
+    BASELINE_FILES,
+    BASELINE_PREFIX,
+    CAPTURE_PREFIX,
+    CONSTRAINTS_FILE,
+    REPORT_FILES,
+    REPORTS_PREFIX,
+    STATISTICS_FILE,
+    Window,
+    format_time,
+    hour_folder,
+    monitoring_job_name,
+)
+from contract.metrics import METRICS_FOLDER
+from contract.processing import (
+    JOB_COMPLETED,
+    ProcessingJobSpec,
+    monitoring_environment,
+    monitoring_outputs,
+)
+from contract.violations import DRIFT_CHECK
 from workshop import inspection, report
 from workshop.baseline import OUTPUT_COLUMN, prediction_baseline
 from workshop.capture import CaptureConfig, CaptureWriter
@@ -39,8 +62,6 @@ from workshop.store import S3Store, StoreError, join
 from workshop.traffic import HttpTarget, scenario_rows, send_rows
 
 REPO = Path(__file__).resolve().parent.parent
-# The deployed stacks' prefixes in the bucket (stacks/constructs/capture_storage.py).
-CAPTURE_PREFIX, REPORTS_PREFIX, BASELINE_PREFIX = "datacapture", "reports", "baselines"
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's default account
 ALERT_HANDLER = REPO / "lambda" / "alerts" / "handler.py"
 HOUR = timedelta(hours=1)
@@ -175,48 +196,47 @@ def create_resources(config: DemoConfig) -> Emulated:
     return Emulated(s3, sns, sqs, topic_arn, queue_url)
 
 
-def processing_job_event(
-    job_name: str, exit_message: str, output_uri: str, environment: dict[str, str], schedule_arn: str, ended: datetime
-) -> dict:
-    """The EventBridge event of a finished processing job: detail = the DescribeProcessingJob shape."""
+def processing_job_event(spec: ProcessingJobSpec, job_name: str, exit_message: str, schedule_arn: str,
+                         ended: datetime) -> dict:
+    """The EventBridge event of a finished processing job: detail = the DescribeProcessingJob shape, that
+    is the job's CreateProcessingJob request with its status and times."""
     millis = int(ended.timestamp() * 1000)
     job_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{job_name}"
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "SageMaker Processing Job State Change",
-        "source": "aws.sagemaker",
+        "detail-type": PROCESSING_JOB_EVENT,
+        "source": SAGEMAKER_SOURCE,
         "account": ACCOUNT,
-        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": format_time(ended),
         "region": REGION,
         "resources": [job_arn],
         "detail": {
-            "ProcessingJobName": job_name,
+            **spec.create_request(job_name),
             "ProcessingJobArn": job_arn,
-            "ProcessingJobStatus": "Completed",  # with violations too: the ExitMessage tells them apart
+            "ProcessingJobStatus": JOB_COMPLETED,  # with violations too: the ExitMessage tells them apart
             "ExitMessage": exit_message,
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "monitoring_output",
-                        "S3Output": {
-                            "S3Uri": output_uri,
-                            "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                        "AppManaged": False,
-                    }
-                ]
-            },
-            "Environment": environment,
             "MonitoringScheduleArn": schedule_arn,
             "ProcessingStartTime": millis - 60_000,
             "ProcessingEndTime": millis,
             "CreationTime": millis - 120_000,
             "LastModifiedTime": millis,
-            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/monitoring",
         },
     }
+
+
+def monitoring_job(config: DemoConfig, report_uri: str, start: str, end: str) -> ProcessingJobSpec:
+    """The hourly job the self-hosted engine would have run for this window (placeholder image and key)."""
+    return ProcessingJobSpec(
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/monitoring",
+        image_uri="local-analyzer",
+        kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/demo",
+        instance_type="ml.m5.xlarge",
+        volume_size_gb=20,
+        max_runtime_seconds=3600,
+        environment=monitoring_environment(config.endpoint_name, config.schedule_name, start, end),
+        outputs=monitoring_outputs(report_uri, f"{report_uri}/{METRICS_FOLDER}"),
+    )
 
 
 def load_alert_handler() -> Callable[[dict, object], dict]:
@@ -333,7 +353,7 @@ class Demo:
         baseline_dir = config.workdir / "baseline"
         suggest_baseline(str(dataset), str(baseline_dir), fmt="csv", header=True)
         store = S3Store(f"s3://{config.bucket}/{BASELINE_PREFIX}/{config.endpoint_name}", aws.s3)
-        for name in ("statistics.json", "constraints.json"):
+        for name in BASELINE_FILES:
             store.write(name, (baseline_dir / name).read_bytes())
         out.line(f"statistics.json and constraints.json -> {store.describe('')}/")
         return baseline_dir
@@ -375,8 +395,9 @@ class Demo:
     def show_captures(self, aws: Emulated, hour: datetime) -> None:
         config, out = self.config, self.out
         store = S3Store(f"s3://{config.bucket}/{CAPTURE_PREFIX}", aws.s3)
-        files = inspection.capture_files(store, config.endpoint_name, config.variant_name, hour, hour + HOUR)
-        records, problems = inspection.read_records(store, files, hour, hour + HOUR)
+        window = Window(hour, hour + HOUR)
+        files = inspection.capture_files(store.location, config.endpoint_name, config.variant_name, window)
+        records, problems = inspection.read_records(files, window)
         holding = sorted({r.file for r in records})
         folders = Counter(key.rsplit("/", 1)[0] for key in holding)
         out.line(f"Captured: {len(records)} records in {len(holding)} files under")
@@ -384,7 +405,7 @@ class Demo:
             out.line(f"  {store.describe(folder)}/ ({count} files)")
         if problems:
             raise DemoError(f"unreadable capture records: {problems[0]}")
-        names = json.loads((config.workdir / "baseline" / "statistics.json").read_text())["features"]
+        names = json.loads((config.workdir / "baseline" / STATISTICS_FILE).read_text())["features"]
         out.line("The first records, as `python -m workshop captures` prints them:")
         out.line(inspection.records_table(records[:4], [f["name"] for f in names], columns=4))
 
@@ -395,14 +416,14 @@ class Demo:
         start, end = run_hour - HOUR, run_hour
         out.step(f"Monitoring run at {run_hour:%H}:00Z, as the hourly schedule starts it: window "
                  f"{start:%H}:00-{end:%H}:00Z")
-        folder = join(config.endpoint_name, config.schedule_name, f"{run_hour:%Y/%m/%d/%H}")
+        folder = join(config.endpoint_name, config.schedule_name, hour_folder(run_hour))
         local_dir = config.workdir / "runs" / folder
         captures = f"s3://{config.bucket}/{CAPTURE_PREFIX}/{config.endpoint_name}/{config.variant_name}"
-        stamp = {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        stamp = {"start": format_time(start), "end": format_time(end)}
         result = run_monitoring(
             captures,
-            str(baseline_dir / "statistics.json"),
-            str(baseline_dir / "constraints.json"),
+            str(baseline_dir / STATISTICS_FILE),
+            str(baseline_dir / CONSTRAINTS_FILE),
             str(local_dir),
             start=stamp["start"],
             end=stamp["end"],
@@ -411,7 +432,7 @@ class Demo:
         )
         # What the processing job's output upload does at the end of the job.
         reports = S3Store(f"s3://{config.bucket}/{REPORTS_PREFIX}", aws.s3)
-        for name in ("statistics.json", "constraints.json", "constraint_violations.json"):
+        for name in REPORT_FILES:
             reports.write(join(folder, name), (local_dir / name).read_bytes())
         report_uri = reports.describe(folder)
         out.line(f"{result.message} ({result.item_count} rows)")
@@ -419,19 +440,11 @@ class Demo:
         if result.violations:
             out.line(inspection.violations_table(inspection.RunInfo(folder, run_hour, True, result.violations)))
 
-        job_name = f"{config.schedule_name}-{run_hour:%Y%m%d%H}"  # the self-hosted engine's job naming
-        environment = {
-            "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
-                                                                                        "endpointOutput"]}}),
-            "sagemaker_endpoint_name": config.endpoint_name,
-            "sagemaker_monitoring_schedule_name": config.schedule_name,
-            "start_time": stamp["start"],
-            "end_time": stamp["end"],
-        }
+        job_name = monitoring_job_name(config.schedule_name, run_hour)
         schedule_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule/{config.schedule_name}"
-        event = processing_job_event(job_name, result.message, report_uri, environment, schedule_arn,
-                                     run_hour + timedelta(minutes=7))
-        with patched_environ({"ALERT_TOPIC_ARN": aws.topic_arn}):
+        spec = monitoring_job(config, report_uri, stamp["start"], stamp["end"])
+        event = processing_job_event(spec, job_name, result.message, schedule_arn, run_hour + timedelta(minutes=7))
+        with patched_environ({AlertsEnv.TOPIC_ARN: aws.topic_arn}):
             handler(event, LambdaContext())
         alerts = receive_alerts(aws.sqs, aws.queue_url, wait_seconds=5.0 if result.violations else 0.5)
         out.line(f"alert handler invoked with the EventBridge event of job {job_name}: "
@@ -445,8 +458,8 @@ class Demo:
         clean, drifted = results
         drift = synthetic.SCENARIOS["drifted"]
         changed = set(drift.scale) | set(drift.shift)
-        flagged = {v.feature_name for v in drifted.violations if v.constraint_check_type == "baseline_drift_check"}
-        other = [v for v in drifted.violations if v.constraint_check_type != "baseline_drift_check"]
+        flagged = {v.feature_name for v in drifted.violations if v.constraint_check_type == DRIFT_CHECK}
+        other = [v for v in drifted.violations if v.constraint_check_type != DRIFT_CHECK]
         out.step("Result")
         out.line(f"first hour:  {clean.message}")
         out.line(f"second hour: {drifted.message}")
@@ -474,7 +487,7 @@ class Demo:
     def write_reports(self, results: list[HourResult], baseline_dir: Path) -> None:
         out = self.out
         out.step("HTML monitoring reports (self-contained; open them in a browser)")
-        baseline_files = {name: (baseline_dir / name).read_bytes() for name in ("statistics.json", "constraints.json")}
+        baseline_files = {name: (baseline_dir / name).read_bytes() for name in BASELINE_FILES}
         for result in results:
             run_files = {path.name: path.read_bytes() for path in result.local_dir.glob("*.json")}
             window = inspection.window_text(result.run_hour)
@@ -533,7 +546,7 @@ def run_demo(config: DemoConfig) -> int:
         stop.set()
         print("\ninterrupted: the endpoint and the emulator were stopped", file=sys.stderr)
         return 130
-    except (DemoError, StoreError, ModelLoadError, *EXPECTED_ERRORS) as exc:
+    except (DemoError, StoreError, ModelLoadError, *ANALYZER_ERRORS) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     out.step("Done: the endpoint, its capture writer and the emulator are stopped")

@@ -1,39 +1,32 @@
 """Look at what the endpoint captured and at what the monitoring runs found.
 
-Both work on a local folder or an `s3://` prefix (see `workshop.store`): captures under
-`{destination}/{endpoint}/{variant}/yyyy/mm/dd/HH/*.jsonl`, runs under
+Captures are read by the analyzer's own reader (`analyzer.captures.window_records`), on a local
+folder or an `s3://` prefix: the files a monitoring run of the window reads
+(`{destination}/{endpoint}/{variant}/yyyy/mm/dd/HH/*.jsonl`, kept by the window rule of
+`contract.layout.Window`), decoded as it decodes them (CSV, JSON, BASE64), and the messages it
+gives for lines that are not usable records. Runs are read through `workshop.store`: folders
 `{reports}/.../yyyy/mm/dd/HH/` holding `statistics.json` and `constraint_violations.json`.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from analyzer.violations import CHECK_TYPES, Violation, ViolationsFormatError, parse_violations
+from analyzer import capture_sources
+from analyzer.capture_records import Row
+from analyzer.captures import CaptureRecord, Issue, window_records
+from contract.errors import ViolationsFormatError
+from contract.layout import STATISTICS_FILE, VIOLATIONS_FILE, Window, capture_file_opened, run_hour
+from contract.violations import CHECK_TYPES, Violation, parse_violations
 from workshop.store import Store, StoreError, join
-
-_CAPTURE_NAME = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/(\d{2})-(\d{2})-(\d{3})-[0-9a-fA-F-]+\.jsonl$")
-_RUN_FOLDER = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})$")
-VIOLATIONS_FILE = "constraint_violations.json"
-STATISTICS_FILE = "statistics.json"
-# A file is named after the time it was opened and may hold records up to a roll later.
-FILE_SPAN = timedelta(hours=1)
 
 
 class InspectError(ValueError):
     """Something to inspect is missing or malformed; the message says which file and what to do."""
-
-
-def parse_utc(text: str, what: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InspectError(f"{what} {text!r} is not an ISO-8601 time; write it like 2024-05-01T10:00:00Z") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def format_table(headers: list[str], rows: list[list[str]], max_width: int = 40) -> str:
@@ -54,13 +47,16 @@ def format_table(headers: list[str], rows: list[list[str]], max_width: int = 40)
 
 @dataclass(frozen=True)
 class CaptureFile:
-    key: str
-    opened: datetime
+    key: str  # relative to the capture destination: {endpoint}/{variant}/yyyy/mm/dd/HH/{name}
+    opened: datetime | None  # from the name (None for a file not named like a capture file)
+    source: capture_sources.CaptureFile
 
 
 @dataclass(frozen=True)
 class CapturedRecord:
-    file: str
+    """One row of a capture record (a record of a batch request holds several)."""
+
+    file: str  # the file's key
     line: int
     time: str
     event_id: str
@@ -69,70 +65,50 @@ class CapturedRecord:
     inputs: list[str]
 
 
-def capture_files(
-    store: Store, endpoint: str, variant: str, start: datetime | None = None, end: datetime | None = None
-) -> list[CaptureFile]:
-    """Capture files of the endpoint/variant that may hold records of [start, end), oldest first."""
-    root = join(endpoint, variant)
-    if start is not None and end is not None:
-        hours, hour = [], (start - FILE_SPAN).replace(minute=0, second=0, microsecond=0)
-        while hour < end:
-            hours.append(hour)
-            hour += timedelta(hours=1)
-        keys = [key for hour in hours for key in store.list(join(root, f"{hour:%Y/%m/%d/%H}"))]
-    else:
-        keys = store.list(root)
+def capture_location(destination: str, endpoint: str, variant: str) -> str:
+    """The folder or s3:// prefix of one variant's capture files (without a final slash)."""
+    if destination.startswith("s3://"):
+        return "s3://" + join(destination.removeprefix("s3://"), endpoint, variant)
+    return os.path.join(destination, endpoint, variant)
+
+
+def capture_files(destination: str, endpoint: str, variant: str, window: Window) -> list[CaptureFile]:
+    """The capture files of the endpoint/variant a monitoring run of `window` reads, in key order."""
+    location = capture_location(destination, endpoint, variant)
+    if not location.startswith("s3://") and not os.path.isdir(location):
+        return []  # nothing captured there: the command says where it looked
     files = []
-    for key in keys:
-        match = _CAPTURE_NAME.search(key)
-        if not match:
-            continue  # not a capture file (the service writes nothing else here)
-        y, mo, d, h, mi, s, ms = (int(g) for g in match.groups())
-        opened = datetime(y, mo, d, h, mi, s, ms * 1000, tzinfo=UTC)
-        if (start is None or opened >= start - FILE_SPAN) and (end is None or opened < end):
-            files.append(CaptureFile(key, opened))
-    return sorted(files, key=lambda f: (f.opened, f.key))
+    for source in capture_sources.capture_files(location + "/", window):
+        key = join(endpoint, variant, source.name[len(location) :].replace(os.sep, "/"))
+        files.append(CaptureFile(key, capture_file_opened(key), source))
+    return files
 
 
-def _part_fields(part: object) -> list[str]:
-    if not isinstance(part, dict):
-        return []
-    data = str(part.get("data", ""))
-    if part.get("encoding") != "CSV":
-        return [f"<{part.get('encoding', '?')} {len(data)} chars>"]
-    return data.rstrip("\r\n").split(",")
+def _texts(row: Row) -> list[str]:
+    return ["" if value is None else value for value in row]
 
 
-def read_records(
-    store: Store, files: list[CaptureFile], start: datetime | None = None, end: datetime | None = None
-) -> tuple[list[CapturedRecord], list[str]]:
-    """Records of [start, end) in file order, and a message for each line that is not a record."""
+def _rows(record: CaptureRecord) -> list[tuple[list[str], list[str]]]:
+    """(output fields, input fields) of each row of a record."""
+    count = max(len(record.output), len(record.inputs))
+    return [
+        (_texts(record.output[i]) if record.output else [], _texts(record.inputs[i]) if record.inputs else [])
+        for i in range(count)
+    ]
+
+
+def read_records(files: list[CaptureFile], window: Window) -> tuple[list[CapturedRecord], list[str]]:
+    """Rows of the window's records in file order, and the run's message for each file or line it
+    cannot use."""
+    keys = {item.source.name: item.key for item in files}
     records, problems = [], []
-    for item in files:
-        for number, line in enumerate(store.read(item.key).splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{store.describe(item.key)}:{number}"
-            try:
-                record = json.loads(line)
-                meta, capture = record["eventMetadata"], record["captureData"]
-                moment = parse_utc(meta["inferenceTime"], "inferenceTime")
-            except (ValueError, KeyError, TypeError) as exc:
-                problems.append(f"{where}: not a capture record ({type(exc).__name__}: {exc})")
-                continue
-            if (start is not None and moment < start) or (end is not None and moment >= end):
-                continue
-            records.append(
-                CapturedRecord(
-                    file=item.key,
-                    line=number,
-                    time=meta["inferenceTime"],
-                    event_id=str(meta.get("eventId", "")),
-                    inference_id=str(meta.get("inferenceId", "")),
-                    output=_part_fields(capture.get("endpointOutput")),
-                    inputs=_part_fields(capture.get("endpointInput")),
-                )
-            )
+    for item in window_records([f.source for f in files], window):
+        if isinstance(item, Issue):
+            problems.append(str(item))
+            continue
+        for output, inputs in _rows(item):
+            meta = (text or "" for text in (item.inference_time, item.event_id, item.inference_id))
+            records.append(CapturedRecord(keys[item.file], item.line, *meta, output, inputs))
     return records, problems
 
 
@@ -172,7 +148,7 @@ def files_table(files: list[CaptureFile], records: list[CapturedRecord]) -> str:
     """The files holding `records` (a file opened before the range may hold none of them)."""
     per_file = Counter(r.file for r in records)
     rows = [
-        [f.opened.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", str(per_file[f.key]), f.key]
+        [f.opened.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if f.opened else "", str(per_file[f.key]), f.key]
         for f in files
         if per_file[f.key]
     ]
@@ -204,18 +180,9 @@ class RunInfo:
         return window_text(self.hour)
 
 
-def window_text(run_hour: datetime) -> str:
+def window_text(hour: datetime) -> str:
     """The run at hour HH analyses HH-1:00 to HH:00 (contract, section 8)."""
-    return f"{run_hour - timedelta(hours=1):%Y-%m-%dT%H:%M}Z..{run_hour:%H:%M}Z"
-
-
-def run_hour(folder: str) -> datetime | None:
-    """The hour of a run folder ending in yyyy/mm/dd/HH, else None."""
-    match = _RUN_FOLDER.search(folder)
-    if not match:
-        return None
-    y, mo, d, h = (int(g) for g in match.groups())
-    return datetime(y, mo, d, h, tzinfo=UTC)
+    return f"{hour - timedelta(hours=1):%Y-%m-%dT%H:%M}Z..{hour:%H:%M}Z"
 
 
 def list_runs(store: Store) -> list[RunInfo]:

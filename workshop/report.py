@@ -11,106 +11,115 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from analyzer.checks import drift_exceeds, drift_value, feature_overrides, global_config, types_compatible
-from analyzer.violations import Violation, check_order, parse_violations
+from analyzer.checks import FeatureComparison, compare_feature, drift_value, types_compatible
+from contract.documents import Constraints, FeatureStatistics, Statistics
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
+from contract.processing import COMPLETED, COMPLETED_WITH_VIOLATIONS
+from contract.violations import CHI_SQUARED, DataTypeMismatch, Violation, check_order, parse_violations
 
 BASELINE_COLOR = "#4c78a8"
 CURRENT_COLOR = "#f58518"
 CHART_W, CHART_H, PAD = 560, 150, 28
-_TYPE_SHARE = re.compile(r"Observed: Only ([0-9.E+-]+)% of data is")
+ABSENT = FeatureStatistics({"name": ""})  # stands in for a feature the run does not have
 
 
 @dataclass(frozen=True)
 class RunDocuments:
-    """The files a report is drawn from (parsed JSON), and where they came from."""
+    """The files a report is drawn from, read through `contract.documents`, and where they came from."""
 
-    statistics: dict  # the run's statistics.json
+    statistics: Statistics  # the run's statistics.json
     violations: list[Violation]
-    baseline_statistics: dict
-    baseline_constraints: dict
+    baseline_statistics: Statistics
+    baseline_constraints: Constraints  # with the job's categorical_drift_method applied
     title: str  # e.g. the run's location
     window: str = ""  # e.g. 2024-05-01T10:00Z..11:00Z
 
 
 @dataclass
 class FeatureView:
-    name: str
-    baseline_type: str
-    current_type: str
+    """A feature as the checks compared it (`analyzer.checks.compare_feature`), with its violations."""
+
+    comparison: FeatureComparison
     violations: list[Violation] = field(default_factory=list)
-    drift: float | None = None
     raw: float | None = None  # the L-infinity distance before Robust's small-sample allowance
-    threshold: float | None = None
-    method: str = ""
-    drifted: bool = False
-    completeness: float | None = None
-    expected_completeness: float | None = None
-    type_share: str = ""
-    baseline: dict = field(default_factory=dict)
-    current: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.comparison.name
+
+    @property
+    def baseline(self) -> FeatureStatistics:
+        return self.comparison.baseline
+
+    @property
+    def current(self) -> FeatureStatistics:
+        return self.comparison.current or ABSENT
+
+    @property
+    def baseline_type(self) -> str:
+        return self.comparison.expected_type
+
+    @property
+    def current_type(self) -> str:
+        return self.comparison.current.inferred_type if self.comparison.current else "absent"
+
+    @property
+    def drift(self) -> float | None:
+        return self.comparison.drift[0] if self.comparison.drift else None
+
+    @property
+    def threshold(self) -> float | None:
+        return self.comparison.drift[1] if self.comparison.drift else None
+
+    @property
+    def method(self) -> str:
+        return self.comparison.drift[2] if self.comparison.drift else ""
+
+    @property
+    def drifted(self) -> bool:
+        return self.comparison.drifted
+
+    @property
+    def completeness(self) -> float | None:
+        return self.comparison.completeness
+
+    @property
+    def expected_completeness(self) -> float | None:
+        return self.comparison.expected_completeness
+
+    @property
+    def type_share(self) -> str:
+        """Share of present values of the baseline's type (statistics files do not store it)."""
+        if self.comparison.current is None:
+            return "absent from the run"
+        for v in self.violations:
+            if isinstance(v.details, DataTypeMismatch):
+                return f"{v.details.observed_percent:.4g}% {self.baseline_type}"
+        if types_compatible(self.baseline_type, self.current_type):
+            return f"100% {self.baseline_type}"
+        return f"type changed to {self.current_type}"
 
     @property
     def sort_key(self) -> tuple:
         # Violations first, then the largest drift relative to its threshold.
         ratio = (self.drift / self.threshold) if self.drift is not None and self.threshold else -1.0
         # Robust distances are mostly 0 on small windows: the raw distance orders the rest.
-        return (not self.violations, -ratio if self.method != "ChiSquared" else ratio, -(self.raw or 0.0), self.name)
-
-
-def _section(feature: Mapping) -> Mapping:
-    return feature.get("numerical_statistics") or feature.get("string_statistics") or {}
-
-
-def _type_share(view: FeatureView) -> str:
-    """Share of present values of the baseline's type (statistics files do not store it)."""
-    for v in view.violations:
-        if v.constraint_check_type == "data_type_check":
-            match = _TYPE_SHARE.search(v.description)
-            if match:
-                return f"{float(match.group(1)):.4g}% {view.baseline_type}"
-    if types_compatible(view.baseline_type, view.current_type):
-        return f"100% {view.baseline_type}"
-    return f"type changed to {view.current_type}"
+        return (not self.violations, -ratio if self.method != CHI_SQUARED else ratio, -(self.raw or 0.0), self.name)
 
 
 def feature_views(docs: RunDocuments) -> list[FeatureView]:
     """Per-feature comparison of the run against the baseline, in report order."""
-    config = global_config(docs.baseline_constraints)
-    constraints = {f["name"]: f for f in docs.baseline_constraints.get("features", [])}
-    current = {f["name"]: f for f in docs.statistics.get("features", [])}
-    item_count = int(docs.statistics.get("dataset", {}).get("item_count", 0))
     views = []
-    for base in docs.baseline_statistics.get("features", []):
-        name = base["name"]
-        now = current.get(name, {})
-        rule = constraints.get(name, {})
-        view = FeatureView(
-            name=name,
-            baseline_type=rule.get("inferred_type", base.get("inferred_type", "Unknown")),
-            current_type=now.get("inferred_type", "absent"),
-            violations=[v for v in docs.violations if v.feature_name == name],
-            baseline=base,
-            current=now,
-        )
-        if now:
-            local = config.merged(feature_overrides(rule), f"constraints.json feature {name!r} overrides")
-            if types_compatible(view.baseline_type, view.current_type):
-                measured = drift_value(base, now, local)
-                if measured is not None:
-                    view.drift, view.threshold, view.method = measured
-                    view.drifted = drift_exceeds(*measured)
-                    if view.method != "ChiSquared" and local.comparison_method == "Robust":
-                        view.raw = drift_value(base, now, replace(local, comparison_method="Simple"))[0]
-            present = _section(now).get("common", {}).get("num_present")
-            if item_count and present is not None:
-                view.completeness = present / item_count
-        view.expected_completeness = rule.get("completeness")
-        view.type_share = _type_share(view) if now else "absent from the run"
+    for name in docs.baseline_statistics.names:
+        comparison = compare_feature(name, docs.baseline_statistics, docs.baseline_constraints, docs.statistics)
+        view = FeatureView(comparison, [v for v in docs.violations if v.feature_name == name])
+        if comparison.drift and view.method != CHI_SQUARED and comparison.config.comparison_method == "Robust":
+            simple = replace(comparison.config, comparison_method="Simple")
+            view.raw = drift_value(comparison.baseline, comparison.current, simple)[0]
         views.append(view)
     return sorted(views, key=lambda v: v.sort_key)
 
@@ -120,11 +129,6 @@ def feature_views(docs: RunDocuments) -> list[FeatureView]:
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
-
-
-def _kll_buckets(feature: Mapping) -> list[tuple[float, float, float]]:
-    buckets = feature.get("numerical_statistics", {}).get("distribution", {}).get("kll", {}).get("buckets", [])
-    return [(float(b["lower_bound"]), float(b["upper_bound"]), float(b["count"])) for b in buckets]
 
 
 def _bars(buckets: list[tuple[float, float, float]], x, lo: float, hi: float) -> list[tuple[float, float, float]]:
@@ -142,9 +146,9 @@ def _bars(buckets: list[tuple[float, float, float]], x, lo: float, hi: float) ->
     return bars
 
 
-def numeric_chart(baseline: Mapping, current: Mapping) -> str:
+def numeric_chart(baseline: FeatureStatistics, current: FeatureStatistics) -> str:
     """Baseline and current KLL bucket densities on one axis (the buckets' edges differ)."""
-    base, now = _kll_buckets(baseline), _kll_buckets(current)
+    base, now = baseline.kll_buckets, current.kll_buckets
     edges = [e for b in (base, now) for low, high, _ in b for e in (low, high)]
     if not edges:
         return '<p class="muted">No distribution in the statistics (no numeric values).</p>'
@@ -176,12 +180,11 @@ def numeric_chart(baseline: Mapping, current: Mapping) -> str:
     return _svg("density per bucket", parts)
 
 
-def categorical_chart(baseline: Mapping, current: Mapping, limit: int = 12) -> str:
+def categorical_chart(baseline: FeatureStatistics, current: FeatureStatistics, limit: int = 12) -> str:
     """Share of each category, baseline beside current (the most common `limit` categories)."""
 
-    def shares(feature: Mapping) -> dict[str, float]:
-        buckets = feature.get("string_statistics", {}).get("distribution", {}).get("categorical", {}).get("buckets")
-        counts = {str(b["value"]): float(b["count"]) for b in buckets or []}
+    def shares(feature: FeatureStatistics) -> dict[str, float]:
+        counts = {value: float(count) for value, count in (feature.categories or {}).items()}
         total = sum(counts.values()) or 1.0
         return {k: v / total for k, v in counts.items()}
 
@@ -232,8 +235,8 @@ def _percent(share: float | None) -> str:
 def _drift_cell(view: FeatureView) -> str:
     if view.drift is None:
         return '<span class="muted">no drift computed</span>'
-    word = "p-value" if view.method == "ChiSquared" else "drift"
-    relation = ("&lt;" if view.drifted else "≥") if view.method == "ChiSquared" else ("&gt;" if view.drifted else "≤")
+    word = "p-value" if view.method == CHI_SQUARED else "drift"
+    relation = ("&lt;" if view.drifted else "≥") if view.method == CHI_SQUARED else ("&gt;" if view.drifted else "≤")
     scale = max(view.drift, (view.threshold or 0) * 2, 1e-12)
     bar = (
         f'<span class="bar"><span class="fill{" hot" if view.drifted else ""}" '
@@ -246,10 +249,10 @@ def _drift_cell(view: FeatureView) -> str:
 
 def _stats_table(view: FeatureView) -> str:
     def row(label: str, key: str) -> str:
-        cells = [_section(f).get(key) for f in (view.baseline, view.current)]
+        cells = [f.section.get(key) for f in (view.baseline, view.current)]
         return f"<tr><th>{label}</th>" + "".join(f"<td>{_num(c)}</td>" for c in cells) + "</tr>"
 
-    common = [_section(f).get("common", {}) for f in (view.baseline, view.current)]
+    common = [f.section.get("common", {}) for f in (view.baseline, view.current)]
     rows = [
         "<tr><th></th><th>baseline</th><th>this run</th></tr>",
         f"<tr><th>type</th><td>{html.escape(view.baseline_type)}</td><td>{html.escape(view.current_type)}</td></tr>",
@@ -257,7 +260,7 @@ def _stats_table(view: FeatureView) -> str:
         + "".join(f"<td>{c.get('num_present', '–')} / {c.get('num_missing', '–')}</td>" for c in common)
         + "</tr>",
     ]
-    if "numerical_statistics" in view.baseline or "numerical_statistics" in view.current:
+    if view.baseline.has_numerical or view.current.has_numerical:
         rows += [row(label, key) for label, key in (("mean", "mean"), ("std dev", "std_dev"), ("min", "min"),
                                                     ("max", "max"))]
     else:
@@ -266,7 +269,7 @@ def _stats_table(view: FeatureView) -> str:
 
 
 def _feature_html(view: FeatureView) -> str:
-    numeric = "numerical_statistics" in view.baseline
+    numeric = view.baseline.has_numerical
     chart = numeric_chart(view.baseline, view.current) if numeric else categorical_chart(view.baseline, view.current)
     badges = "".join(
         f'<span class="badge">{html.escape(v.constraint_check_type)}</span>' for v in view.violations
@@ -332,10 +335,9 @@ def render(docs: RunDocuments, generated: datetime | None = None) -> str:
     """The report page as one HTML string (styles, charts and script inline)."""
     views = feature_views(docs)
     violations = sorted(docs.violations, key=check_order)
-    status = "CompletedWithViolations" if violations else "Completed"
+    status = COMPLETED_WITH_VIOLATIONS if violations else COMPLETED
     drifted = [v.name for v in views if v.drifted]
-    item_count = docs.statistics.get("dataset", {}).get("item_count", "–")
-    baseline_count = docs.baseline_statistics.get("dataset", {}).get("item_count", "–")
+    item_count, baseline_count = docs.statistics.item_count, docs.baseline_statistics.item_count
     generated = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%SZ")
     summary = [
         ("run", html.escape(docs.title)),
@@ -373,9 +375,15 @@ def render(docs: RunDocuments, generated: datetime | None = None) -> str:
 
 
 def load_documents(
-    run_files: Mapping[str, bytes], baseline_files: Mapping[str, bytes], title: str, window: str = ""
+    run_files: Mapping[str, bytes],
+    baseline_files: Mapping[str, bytes],
+    title: str,
+    window: str = "",
+    categorical_drift_method: str | None = None,
 ) -> RunDocuments:
-    """Parse the run's and the baseline's files (name -> content); ValueError names a bad file."""
+    """Parse the run's and the baseline's files (name -> content); ValueError names a bad file.
+    `categorical_drift_method`: the run's job-level method, if it set one (as the checks applied it)."""
+
     def parsed(files: Mapping[str, bytes], name: str, where: str) -> dict:
         try:
             document = json.loads(files[name])
@@ -387,15 +395,16 @@ def load_documents(
             raise ValueError(f"{where}/{name} has no 'features' list")
         return document
 
-    if "constraint_violations.json" not in run_files:
-        raise ValueError(f"{title} has no constraint_violations.json; did the monitoring run finish?")
-    name = "constraint_violations.json"
-    violations = parse_violations(run_files[name].decode(), f"{title}/{name}")
+    if VIOLATIONS_FILE not in run_files:
+        raise ValueError(f"{title} has no {VIOLATIONS_FILE}; did the monitoring run finish?")
+    violations = parse_violations(run_files[VIOLATIONS_FILE].decode(), f"{title}/{VIOLATIONS_FILE}")
     return RunDocuments(
-        statistics=parsed(run_files, "statistics.json", title),
+        statistics=Statistics.of(parsed(run_files, STATISTICS_FILE, title), f"{title}/{STATISTICS_FILE}"),
         violations=violations,
-        baseline_statistics=parsed(baseline_files, "statistics.json", "the baseline"),
-        baseline_constraints=parsed(baseline_files, "constraints.json", "the baseline"),
+        baseline_statistics=Statistics.of(parsed(baseline_files, STATISTICS_FILE, "the baseline")),
+        baseline_constraints=Constraints.of(
+            parsed(baseline_files, CONSTRAINTS_FILE, "the baseline"), categorical_drift_method=categorical_drift_method
+        ),
         title=title,
         window=window,
     )

@@ -15,27 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-PROCESSING_JOB_EVENT = "SageMaker Processing Job State Change"
-STATE_MACHINE_EVENT = "Step Functions Execution Status Change"
+from contract.errors import EventShapeError
+from contract.events import PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT
+from contract.layout import VIOLATIONS_FILE, report_folder_names, split_s3_uri
+from contract.processing import OUTPUT_PATH, Env, exit_message_has_violations
+
 PROCESSING_JOB = "processing-job"
 STATE_MACHINE = "state-machine"
-TERMINAL_JOB_STATUSES = ("Completed", "Failed", "Stopped")
-FAILED_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
-REPORT_FILE = "constraint_violations.json"
-# Model Monitor writes its reports here inside the container (contract, section 2).
-ANALYZER_OUTPUT_PATH = "/opt/ml/processing/output"
-
-_REPORT_FOLDER = re.compile(
-    r"^s3://[^/]+/(?:.*/)?(?P<endpoint>[^/]+)/(?P<schedule>[^/]+)/\d{4}/\d{2}/\d{2}/\d{2}/?$")
-
-
-class EventShapeError(ValueError):
-    """The event is not one this function understands; the message says which field is wrong."""
 
 
 @dataclass(frozen=True)
@@ -69,20 +59,13 @@ class Run:
 
     @property
     def report_uri(self) -> str | None:
-        return f"{self.output_uri.rstrip('/')}/{REPORT_FILE}" if self.output_uri else None
+        return f"{self.output_uri.rstrip('/')}/{VIOLATIONS_FILE}" if self.output_uri else None
 
     @property
     def has_violations(self) -> bool | None:
         """From the exit message (`CompletedWithViolations: ...` / `Completed: ...`); None if it
         does not say."""
-        execution_status = self.exit_message.split(":", 1)[0].strip()
-        return {"CompletedWithViolations": True, "Completed": False}.get(execution_status)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
+        return exit_message_has_violations(self.exit_message)
 
 
 def console_host(region: str) -> str:
@@ -126,9 +109,9 @@ def _output_uri(detail: Mapping) -> str | None:
         return None
 
     def rank(s3: Mapping) -> int:
-        if _REPORT_FOLDER.match(s3["S3Uri"]):
+        if report_folder_names(s3["S3Uri"]):
             return 0
-        return 1 if s3.get("LocalPath") == ANALYZER_OUTPUT_PATH else 2
+        return 1 if s3.get("LocalPath") == OUTPUT_PATH else 2
 
     return min(candidates, key=rank)["S3Uri"]
 
@@ -144,16 +127,14 @@ def _processing_job_run(event: Mapping, detail: Mapping, defaults: Defaults) -> 
     region = _region(event, defaults)
     environment = detail.get("Environment") if isinstance(detail.get("Environment"), Mapping) else {}
     output_uri = _output_uri(detail)
-    folder = _REPORT_FOLDER.match(output_uri) if output_uri else None
+    folder = report_folder_names(output_uri) if output_uri else None
     schedule_arn = detail.get("MonitoringScheduleArn")
     arn_schedule = None
     if isinstance(schedule_arn, str) and "/" in schedule_arn:
         arn_schedule = schedule_arn.rsplit("/", 1)[-1]
-    endpoint = (environment.get("sagemaker_endpoint_name")
-                or (folder and folder["endpoint"]) or defaults.endpoint)
-    schedule = (environment.get("sagemaker_monitoring_schedule_name")
-                or (folder and folder["schedule"]) or arn_schedule or defaults.schedule)
-    start, end = environment.get("start_time"), environment.get("end_time")
+    endpoint = environment.get(Env.ENDPOINT_NAME) or (folder and folder[0]) or defaults.endpoint
+    schedule = environment.get(Env.SCHEDULE_NAME) or (folder and folder[1]) or arn_schedule or defaults.schedule
+    start, end = environment.get(Env.START_TIME), environment.get(Env.END_TIME)
     return Run(
         kind=PROCESSING_JOB, run_id=job_name, status=status, endpoint=str(endpoint), schedule=str(schedule),
         region=region,

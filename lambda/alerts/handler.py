@@ -42,7 +42,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from alerts import events, summary
-from analyzer.violations import ViolationsFormatError, parse_violations
+from contract.errors import EventShapeError, ViolationsFormatError
+from contract.events import FAILED_EXECUTION_STATUSES
+from contract.lambdas import AlertsEnv
+from contract.layout import ALERT_MARKER_PREFIX, split_s3_uri
+from contract.processing import JOB_COMPLETED, TERMINAL_JOB_STATUSES
+from contract.violations import parse_violations
 
 logger = logging.getLogger("alerts")
 
@@ -64,17 +69,17 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
-        topic_arn = environ.get("ALERT_TOPIC_ARN", "")
+        topic_arn = environ.get(AlertsEnv.TOPIC_ARN, "")
         if not topic_arn:
-            raise ConfigurationError("ALERT_TOPIC_ARN is not set: set it to the ARN of the SNS topic for "
+            raise ConfigurationError(f"{AlertsEnv.TOPIC_ARN} is not set: set it to the ARN of the SNS topic for "
                                      "alerts (the RunAlerts construct does).")
         return cls(
             topic_arn=topic_arn,
-            marker_bucket=environ.get("MARKER_BUCKET") or None,
-            marker_prefix=environ.get("MARKER_PREFIX", "alert-markers").strip("/") or "alert-markers",
+            marker_bucket=environ.get(AlertsEnv.MARKER_BUCKET) or None,
+            marker_prefix=environ.get(AlertsEnv.MARKER_PREFIX, ALERT_MARKER_PREFIX).strip("/") or ALERT_MARKER_PREFIX,
             defaults=events.Defaults(
-                endpoint=environ.get("ENDPOINT_NAME") or events.Defaults.endpoint,
-                schedule=environ.get("SCHEDULE_NAME") or events.Defaults.schedule,
+                endpoint=environ.get(AlertsEnv.ENDPOINT_NAME) or events.Defaults.endpoint,
+                schedule=environ.get(AlertsEnv.SCHEDULE_NAME) or events.Defaults.schedule,
                 region=environ.get("AWS_REGION") or events.Defaults.region,
             ),
         )
@@ -85,7 +90,7 @@ class ReportUnreadable(Exception):
 
 
 def read_report(s3, uri: str) -> str:
-    bucket, key = events.split_s3_uri(uri)
+    bucket, key = split_s3_uri(uri)
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
         if response.get("ContentLength", 0) > MAX_REPORT_BYTES:
@@ -112,11 +117,11 @@ def read_report(s3, uri: str) -> str:
 def alert_for_run(run: events.Run, s3) -> summary.Alert | None:
     """The alert a run calls for, or None."""
     if run.kind == events.STATE_MACHINE:
-        return summary.failure_alert(run) if run.status in events.FAILED_EXECUTION_STATUSES else None
-    if run.status not in events.TERMINAL_JOB_STATUSES:
+        return summary.failure_alert(run) if run.status in FAILED_EXECUTION_STATUSES else None
+    if run.status not in TERMINAL_JOB_STATUSES:
         logger.info("Run %s is %s, not a terminal state: no alert", run.run_id, run.status)
         return None
-    if run.status != "Completed":
+    if run.status != JOB_COMPLETED:
         return summary.failure_alert(run)
     if run.has_violations is False:
         logger.debug("Run %s completed with no violations (%s): no alert", run.run_id, run.exit_message)
@@ -139,7 +144,7 @@ def alert_for_run(run: events.Run, s3) -> summary.Alert | None:
 
 
 def _marker_location(run: events.Run, settings: Settings) -> tuple[str, str] | None:
-    bucket = settings.marker_bucket or (events.split_s3_uri(run.report_uri)[0] if run.report_uri else None)
+    bucket = settings.marker_bucket or (split_s3_uri(run.report_uri)[0] if run.report_uri else None)
     if not bucket:
         return None
     return bucket, f"{settings.marker_prefix}/{run.kind}/{run.run_id}/{run.status}"
@@ -200,7 +205,7 @@ def handler(event: object, context: object = None) -> dict:
     event_id = events.event_id(event)
     try:
         run = events.parse_event(event, settings.defaults)
-    except events.EventShapeError as error:
+    except EventShapeError as error:
         logger.error("Unexpected event %s: %s. Event: %s", event_id, error,
                      json.dumps(event, default=str)[:4000])
         run = events.placeholder_run(event, settings.defaults)

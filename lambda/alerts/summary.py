@@ -1,6 +1,6 @@
 """Turn a monitoring run into one alert: an SNS subject, a plain-text body and message attributes.
 
-Pure functions over the violations document (`analyzer.violations`) and the run (`alerts.events`):
+Pure functions over the violations document (`contract.violations`) and the run (`alerts.events`):
 no AWS calls, so every message is unit-tested. A report may hold thousands of violations; the body
 lists the worst few of each kind, counts the rest and links the full report, so a message stays far
 below SNS's 256 KB limit (a final byte budget guards anything unforeseen).
@@ -9,11 +9,23 @@ below SNS's 256 KB limit (a final byte budget guards anything unforeseen).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
-from alerts.events import STATE_MACHINE, Run, s3_console_url, split_s3_uri
-from analyzer.violations import Violation, check_order
+from alerts.events import STATE_MACHINE, Run, s3_console_url
+from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, split_s3_uri
+from contract.violations import (
+    COMPLETENESS_CHECK,
+    DATA_TYPE_CHECK,
+    DOMAIN_CHECK,
+    DRIFT_CHECK,
+    EXTRA_COLUMN_CHECK,
+    MISSING_COLUMN_CHECK,
+    DataTypeMismatch,
+    Drift,
+    Incompleteness,
+    Violation,
+    check_order,
+)
 
 SUBJECT_LIMIT = 99  # SNS: under 100 printable ASCII characters
 BODY_BYTE_BUDGET = 200_000  # SNS allows 262,144 bytes for body plus attributes
@@ -25,32 +37,25 @@ CRITICAL, HIGH, MEDIUM = "critical", "high", "medium"
 # Worst first: how directly a check says the model now scores inputs unlike its training data.
 # Drift ranks above data type because the workshop's label column (`Churn`) receives the model's
 # probability and so fails the data type check on every run (contract, section 6).
-WORST_FIRST = ("missing_column_check", "baseline_drift_check", "data_type_check",
-               "completeness_check", "categorical_values_check", "extra_column_check")
+WORST_FIRST = (MISSING_COLUMN_CHECK, DRIFT_CHECK, DATA_TYPE_CHECK, COMPLETENESS_CHECK, DOMAIN_CHECK,
+               EXTRA_COLUMN_CHECK)
 _HIGH_CHECKS = frozenset(WORST_FIRST[:3])
-_SHORT_NAMES = {"baseline_drift_check": "drift", "data_type_check": "data type",
-                "completeness_check": "completeness", "categorical_values_check": "new categories",
-                "missing_column_check": "missing columns", "extra_column_check": "extra columns"}
+_SHORT_NAMES = {DRIFT_CHECK: "drift", DATA_TYPE_CHECK: "data type", COMPLETENESS_CHECK: "completeness",
+                DOMAIN_CHECK: "new categories", MISSING_COLUMN_CHECK: "missing columns",
+                EXTRA_COLUMN_CHECK: "extra columns"}
 _ADVICE = {
-    "baseline_drift_check": "Drift: compare this window's statistics.json (same folder) with the baseline's; "
+    DRIFT_CHECK: "Drift: compare this window's statistics.json (same folder) with the baseline's; "
                             "if the shift is real and lasting, retrain and re-baseline.",
-    "data_type_check": "Data type: a client sends values of another type, or shifted columns; check the "
+    DATA_TYPE_CHECK: "Data type: a client sends values of another type, or shifted columns; check the "
                        "request format against the baseline's feature order.",
-    "completeness_check": "Completeness: clients send empty values; find the client or upstream job that "
+    COMPLETENESS_CHECK: "Completeness: clients send empty values; find the client or upstream job that "
                           "drops them.",
-    "categorical_values_check": "New categories: values outside the baseline's domain; extend the baseline "
+    DOMAIN_CHECK: "New categories: values outside the baseline's domain; extend the baseline "
                                 "if they are legitimate.",
-    "missing_column_check": "Missing columns: requests carry fewer fields than the baseline; a client is "
+    MISSING_COLUMN_CHECK: "Missing columns: requests carry fewer fields than the baseline; a client is "
                             "on an old or wrong schema.",
-    "extra_column_check": "Extra columns: requests carry more fields than the baseline.",
+    EXTRA_COLUMN_CHECK: "Extra columns: requests carry more fields than the baseline.",
 }
-
-_NUMBER = r"(-?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|NaN|Infinity))"
-_DATA_TYPE = re.compile(rf"Expected data type: (?P<type>\w+), Expected match: {_NUMBER}%\. "
-                        rf"Observed: Only {_NUMBER}% of data is")
-_COMPLETENESS = re.compile(rf"Expected: {_NUMBER}%\. Observed: Only {_NUMBER}%")
-_DRIFT = re.compile(rf"distance: {_NUMBER} (?P<relation>exceeds|is below) threshold: {_NUMBER}")
-
 
 @dataclass(frozen=True)
 class Alert:
@@ -75,61 +80,48 @@ class _Finding:
     """One violation with the numbers its description states (None when the wording is not recognised)."""
 
     violation: Violation
-    observed: float | None = None
-    expected: float | None = None
-    distance: float | None = None
-    threshold: float | None = None
-    relation: str = ""
-    data_type: str = ""
 
     @property
     def feature(self) -> str:
         return self.violation.feature_name
 
+    @property
+    def details(self) -> DataTypeMismatch | Incompleteness | Drift | None:
+        details = self.violation.details
+        return details if isinstance(details, (DataTypeMismatch, Incompleteness, Drift)) else None
+
     def line(self) -> str:
-        check = self.violation.constraint_check_type
-        if check == "baseline_drift_check" and self.distance is not None:
-            comparison = ">" if self.relation == "exceeds" else "< (p-value)"
-            return f"{self.feature}: {self.distance:.4g} {comparison} threshold {self.threshold:g}"
-        if check == "data_type_check" and self.observed is not None:
-            return (f"{self.feature}: only {self.observed:.6g}% of values are {self.data_type} "
-                    f"(required {self.expected:g}%)")
-        if check == "completeness_check" and self.observed is not None:
-            return (f"{self.feature}: only {self.observed:.6g}% of values present "
-                    f"(required {self.expected:g}%)")
+        details = self.details
+        if isinstance(details, Drift):
+            comparison = "< (p-value)" if details.p_value else ">"
+            return f"{self.feature}: {details.distance:.4g} {comparison} threshold {details.threshold:g}"
+        if isinstance(details, DataTypeMismatch):
+            return (f"{self.feature}: only {details.observed_percent:.6g}% of values are {details.expected_type} "
+                    f"(required {details.expected_percent:g}%)")
+        if isinstance(details, Incompleteness):
+            return (f"{self.feature}: only {details.observed_percent:.6g}% of values present "
+                    f"(required {details.expected_percent:g}%)")
         return f"{self.feature}: {_clip(self.violation.description, MAX_DESCRIPTION)}"
 
     def short(self) -> str:
         """The finding in a few words, for the subject."""
-        if self.distance is not None:
-            return f"{self.feature} {self.distance:.3g} vs {self.threshold:g}"
-        if self.observed is not None:
-            kind = self.data_type or "present"
-            return f"{self.feature} {self.observed:.3g}% {kind}"
+        details = self.details
+        if isinstance(details, Drift):
+            return f"{self.feature} {details.distance:.3g} vs {details.threshold:g}"
+        if isinstance(details, DataTypeMismatch):
+            return f"{self.feature} {details.observed_percent:.3g}% {details.expected_type}"
+        if isinstance(details, Incompleteness):
+            return f"{self.feature} {details.observed_percent:.3g}% present"
         return self.feature
 
-
-def _finding(violation: Violation) -> _Finding:
-    text = violation.description
-    check = violation.constraint_check_type
-    if check == "baseline_drift_check" and (match := _DRIFT.search(text)):
-        return _Finding(violation, distance=float(match[1]), relation=match["relation"],
-                        threshold=float(match[3]))
-    if check == "data_type_check" and (match := _DATA_TYPE.search(text)):
-        return _Finding(violation, data_type=match["type"], expected=float(match[2]),
-                        observed=float(match[3]))
-    if check == "completeness_check" and (match := _COMPLETENESS.search(text)):
-        return _Finding(violation, expected=float(match[1]), observed=float(match[2]))
-    return _Finding(violation)
-
-
-def _worst_first_key(finding: _Finding) -> tuple:
-    """Within a check: largest drift distance (smallest p-value), lowest observed share; else file order."""
-    if finding.distance is not None:
-        return (0, -finding.distance) if finding.relation == "exceeds" else (1, finding.distance)
-    if finding.observed is not None:
-        return (0, finding.observed)
-    return (2, 0.0)
+    def worst_first_key(self) -> tuple:
+        """Within a check: largest drift distance (smallest p-value), lowest observed share; else file order."""
+        details = self.details
+        if isinstance(details, Drift):
+            return (1, details.distance) if details.p_value else (0, -details.distance)
+        if details is not None:
+            return (0, details.observed_percent)
+        return (2, 0.0)
 
 
 def _check_rank(check: str) -> int:
@@ -174,7 +166,7 @@ def _report_lines(run: Run) -> list[str]:
     return [
         f"Full report: {run.report_uri}",
         f"Open in the S3 console: {s3_console_url(run.report_uri, run.region)}",
-        f"Window statistics and suggested constraints: {folder}/statistics.json, {folder}/constraints.json",
+        f"Window statistics and suggested constraints: {folder}/{STATISTICS_FILE}, {folder}/{CONSTRAINTS_FILE}",
     ]
 
 
@@ -192,9 +184,9 @@ def violations_alert(run: Run, violations: list[Violation], max_listed: int = MA
         return None
     by_check: dict[str, list[_Finding]] = {}
     for violation in violations:
-        by_check.setdefault(violation.constraint_check_type, []).append(_finding(violation))
+        by_check.setdefault(violation.constraint_check_type, []).append(_Finding(violation))
     for findings in by_check.values():
-        findings.sort(key=_worst_first_key)
+        findings.sort(key=_Finding.worst_first_key)
     checks = sorted(by_check, key=lambda c: (_check_rank(c), c))
     worst = by_check[checks[0]][0]
     worst_check = checks[0]
@@ -210,9 +202,9 @@ def violations_alert(run: Run, violations: list[Violation], max_listed: int = MA
         lines.append(f"  ... and {len(listed_checks) - max_listed:,} more check types: see the full report")
 
     titles = {
-        "baseline_drift_check": "Baseline drift, largest distance first (distance > threshold):",
-        "data_type_check": "Data type problems, share of values of the baseline's type:",
-        "completeness_check": "Completeness problems, share of non-empty values:",
+        DRIFT_CHECK: "Baseline drift, largest distance first (distance > threshold):",
+        DATA_TYPE_CHECK: "Data type problems, share of values of the baseline's type:",
+        COMPLETENESS_CHECK: "Completeness problems, share of non-empty values:",
     }
     for check in checks:
         title = titles.get(check, f"{check} ({_SHORT_NAMES.get(check, 'other')}):")
@@ -267,7 +259,7 @@ def unreadable_alert(run: Run, problem: str, event_excerpt: object = None) -> Al
     if event_excerpt is not None:
         lines += ["", "The event as received (shortened):",
                   _clip(json.dumps(event_excerpt, default=str, sort_keys=True), 4000)]
-    lines += ["", "Check that the monitoring job wrote constraint_violations.json completely; if the job "
+    lines += ["", f"Check that the monitoring job wrote {VIOLATIONS_FILE} completely; if the job "
                   "was interrupted, its next run writes a fresh report."]
     return Alert(
         subject=_subject(f"{run.endpoint}: monitoring {what} could not be read"),

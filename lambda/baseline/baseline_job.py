@@ -7,6 +7,9 @@ the job that already ran, and a changed dataset maps to a new job, whose name be
 new physical id (CloudFormation then deletes the old resource). A job of the same content that failed
 or was stopped is retried on a later deploy as `<prefix>-<hash>-2`, `-3`, ... (job names are unique
 forever in SageMaker, and a failure may have been transient, e.g. instance capacity).
+
+The request is the contract's one processing-job specification (`contract.processing`), which the
+asset carries next to these modules.
 """
 
 from __future__ import annotations
@@ -15,29 +18,35 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-MAX_JOB_NAME = 63
+from contract.layout import CONSTRAINTS_FILE, MAX_NAME, STATISTICS_FILE
+from contract.processing import (
+    CODE_INPUT,
+    CODE_INPUT_PATH,
+    DATASET_INPUT,
+    DATASET_INPUT_PATH,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_IN_PROGRESS,
+    JOB_STOPPED,
+    JOB_STOPPING,
+    OUTPUT_PATH,
+    REPORT_OUTPUT,
+    ProcessingInput,
+    ProcessingJobSpec,
+    ProcessingOutput,
+)
+
 HASH_LENGTH = 12
 MAX_ATTEMPTS = 5
 # Room for "-<hash>" and an attempt suffix "-N" within SageMaker's 63 characters.
-MAX_PREFIX = MAX_JOB_NAME - 1 - HASH_LENGTH - 2
-_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+MAX_PREFIX = MAX_NAME - 1 - HASH_LENGTH - 2
+_JOB_NAME = re.compile(rf"^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{MAX_NAME - 1}}}$")
 
-# Local paths of the analyzer contract (model-monitor-contract.md, section 2) and the SageMaker
-# Python SDK's input/output names for a baselining job.
-DATASET_INPUT_NAME = "baseline_dataset_input"
-DATASET_LOCAL_PATH = "/opt/ml/processing/input/baseline_dataset_input"
-CODE_INPUT_NAME = "code"
-CODE_LOCAL_PATH = "/opt/ml/processing/input/code"
-OUTPUT_NAME = "monitoring_output"
-OUTPUT_LOCAL_PATH = "/opt/ml/processing/output"
-STATISTICS_FILE = "statistics.json"
-CONSTRAINTS_FILE = "constraints.json"
-
-RUNNING = frozenset({"InProgress"})
-REUSABLE = frozenset({"InProgress", "Completed"})
-FAILED = frozenset({"Failed", "Stopped", "Stopping"})
+RUNNING = frozenset({JOB_IN_PROGRESS})
+REUSABLE = frozenset({JOB_IN_PROGRESS, JOB_COMPLETED})
+FAILED = frozenset({JOB_FAILED, JOB_STOPPED, JOB_STOPPING})
 _WHAT = "Baseline resource property"
 
 
@@ -54,19 +63,14 @@ class BaselineSpec:
     """The custom resource's properties (CloudFormation passes every scalar as a string)."""
 
     job_name_prefix: str
-    role_arn: str
-    image_uri: str
     dataset_uri: str
     output_uri: str
     """s3:// folder; each job writes to `<output_uri>/<job name>/`."""
-    kms_key_arn: str
-    instance_type: str
-    volume_size_gb: int
-    max_runtime_seconds: int
-    environment: Mapping[str, str]
-    container_entrypoint: tuple[str, ...] = ()
-    code_uri: str | None = None
-    """s3:// URI of the analyzer code (self-hosted engine), downloaded to CODE_LOCAL_PATH."""
+    code_uri: str | None
+    """s3:// URI of the analyzer code (self-hosted engine), downloaded to CODE_INPUT_PATH."""
+    job: ProcessingJobSpec
+    """Container, environment and resources of every attempt; `processing_job_request` adds the inputs
+    and the output."""
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> BaselineSpec:
@@ -100,17 +104,19 @@ class BaselineSpec:
                 raise PropertiesError(f"{_WHAT} {key} must be an s3:// URI, got {properties[key]!r}.")
         return cls(
             job_name_prefix=prefix,
-            role_arn=text("RoleArn"),
-            image_uri=text("ImageUri"),
             dataset_uri=text("DatasetUri"),
             output_uri=text("OutputUri").rstrip("/"),
-            kms_key_arn=text("KmsKeyArn"),
-            instance_type=text("InstanceType"),
-            volume_size_gb=integer("VolumeSizeInGB"),
-            max_runtime_seconds=integer("MaxRuntimeInSeconds"),
-            environment=dict(environment),
-            container_entrypoint=tuple(entrypoint),
             code_uri=properties.get("CodeUri") or None,
+            job=ProcessingJobSpec(
+                role_arn=text("RoleArn"),
+                image_uri=text("ImageUri"),
+                kms_key_arn=text("KmsKeyArn"),
+                instance_type=text("InstanceType"),
+                volume_size_gb=integer("VolumeSizeInGB"),
+                max_runtime_seconds=integer("MaxRuntimeInSeconds"),
+                environment=dict(environment),
+                entrypoint=tuple(entrypoint),
+            ),
         )
 
 
@@ -118,9 +124,9 @@ def content_hash(spec: BaselineSpec) -> str:
     """Hash of what decides the baseline's content; the role, instance type and timeouts are left out."""
     content = {
         "dataset": spec.dataset_uri,
-        "image": spec.image_uri,
-        "environment": dict(sorted(spec.environment.items())),
-        "entrypoint": list(spec.container_entrypoint),
+        "image": spec.job.image_uri,
+        "environment": dict(sorted(spec.job.environment.items())),
+        "entrypoint": list(spec.job.entrypoint),
         "code": spec.code_uri,
         "output": spec.output_uri,
     }
@@ -145,57 +151,14 @@ def output_uri(spec: BaselineSpec, name: str) -> str:
     return f"{spec.output_uri}/{name}"
 
 
-def _s3_input(name: str, uri: str, local_path: str) -> dict:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-        },
-    }
-
-
 def processing_job_request(spec: BaselineSpec, name: str) -> dict:
-    """Keyword arguments of CreateProcessingJob for the baselining job `name`."""
-    app = {"ImageUri": spec.image_uri}
-    if spec.container_entrypoint:
-        app["ContainerEntrypoint"] = list(spec.container_entrypoint)
-    inputs = [_s3_input(DATASET_INPUT_NAME, spec.dataset_uri, DATASET_LOCAL_PATH)]
+    """Keyword arguments of CreateProcessingJob for the baselining job `name`: the dataset (and the
+    analyzer code) in, the baseline out to the job's own folder."""
+    inputs = [ProcessingInput(DATASET_INPUT, spec.dataset_uri, DATASET_INPUT_PATH)]
     if spec.code_uri:
-        inputs.append(_s3_input(CODE_INPUT_NAME, spec.code_uri, CODE_LOCAL_PATH))
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": spec.role_arn,
-        "AppSpecification": app,
-        "Environment": dict(spec.environment),
-        "ProcessingInputs": inputs,
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": OUTPUT_NAME,
-                    "S3Output": {
-                        "S3Uri": output_uri(spec, name),
-                        "LocalPath": OUTPUT_LOCAL_PATH,
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ],
-            "KmsKeyId": spec.kms_key_arn,
-        },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": spec.instance_type,
-                "VolumeSizeInGB": spec.volume_size_gb,
-                "VolumeKmsKeyId": spec.kms_key_arn,
-            }
-        },
-        "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
-        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
-    }
+        inputs.append(ProcessingInput(CODE_INPUT, spec.code_uri, CODE_INPUT_PATH))
+    output = ProcessingOutput(REPORT_OUTPUT, output_uri(spec, name), OUTPUT_PATH)
+    return replace(spec.job, inputs=tuple(inputs), outputs=(output,)).create_request(name)
 
 
 def completion_data(describe: Mapping, job_name_prefix: str) -> dict[str, str] | None:
@@ -206,11 +169,11 @@ def completion_data(describe: Mapping, job_name_prefix: str) -> dict[str, str] |
     """
     name = describe["ProcessingJobName"]
     status = describe["ProcessingJobStatus"]
-    if status == "Completed":
+    if status == JOB_COMPLETED:
         outputs = describe.get("ProcessingOutputConfig", {}).get("Outputs", [])
-        folder = next((o["S3Output"]["S3Uri"] for o in outputs if o.get("OutputName") == OUTPUT_NAME), None)
+        folder = next((o["S3Output"]["S3Uri"] for o in outputs if o.get("OutputName") == REPORT_OUTPUT), None)
         if folder is None:
-            raise BaselineJobFailed(f"Baseline job {name} completed but has no output named {OUTPUT_NAME}.")
+            raise BaselineJobFailed(f"Baseline job {name} completed but has no output named {REPORT_OUTPUT}.")
         folder = folder.rstrip("/")
         return {
             "StatisticsS3Uri": f"{folder}/{STATISTICS_FILE}",

@@ -1,12 +1,8 @@
 """Alerts for monitoring runs: EventBridge rules, the alerts Lambda, an encrypted SNS topic, a
 dead-letter queue for the Lambda's failures, and CloudWatch alarms on drift metrics of key features.
 
-Lambda code without Docker: the asset is bundled by `_CopyFiles`, a local bundler that copies the
-handler package (`lambda/alerts/*.py`) and the shared `analyzer/violations.py` into the asset, laid
-out like the repository (`alerts/...`, `analyzer/violations.py`) so `from analyzer.violations import`
-works unchanged in the Lambda and in the tests. `analyzer` ships as a namespace package (no
-`__init__.py`): the Lambda gets the stdlib-only module and nothing that could import numpy. The asset
-hash is computed from the bundled output, so an edit to either source changes the asset.
+Lambda code without Docker (`lambda_assets`): the asset holds the handler package
+(`lambda/alerts/*.py` as `alerts/...`) and the `contract` package, which the handler imports.
 
 The topic has its own key rather than the storage key: CloudWatch alarms can publish only to a topic
 whose key policy lets `cloudwatch.amazonaws.com` use it, and that grant does not belong on the key of
@@ -16,25 +12,10 @@ the captured data. The dead-letter queue shares the topic's key.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import jsii
-from aws_cdk import (
-    Acknowledgment,
-    AssetHashType,
-    Aws,
-    BundlingOptions,
-    DockerImage,
-    Duration,
-    ILocalBundling,
-    RemovalPolicy,
-    Stack,
-    Validations,
-)
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -47,54 +28,27 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.capture_storage import ALERT_MARKER_PREFIX, REPORTS_PREFIX
+from contract.events import (
+    FAILED_EXECUTION_STATUSES,
+    PROCESSING_JOB_EVENT,
+    SAGEMAKER_SOURCE,
+    STATE_MACHINE_EVENT,
+    STATES_SOURCE,
+)
+from contract.layout import REPORTS_PREFIX, alert_marker_prefix
+from contract.metrics import ENDPOINT_DIMENSION, NAMESPACE, SCHEDULE_DIMENSION, feature_drift_metric
+from contract.processing import TERMINAL_JOB_STATUSES, Env
+from stacks.constructs.lambda_assets import PROJECT_ROOT, handler_files, lambda_code
 from stacks.constructs.log_groups import log_group
 from stacks.iam import add_statements
 from stacks.nag import acknowledge_wildcard_resources
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "alerts"
 HANDLER = "alerts.handler.handler"
-# Asset path -> repository file: the handler package plus the shared violations types.
-ASSET_FILES = {
-    **{f"alerts/{name}": PROJECT_ROOT / "lambda" / "alerts" / name
-       for name in ("__init__.py", "handler.py", "events.py", "summary.py")},
-    "analyzer/violations.py": PROJECT_ROOT / "analyzer" / "violations.py",
-}
+# Asset path -> repository file: the handler package plus the contract package.
+ASSET_FILES = handler_files(HANDLER_DIR, HANDLER_DIR.name)
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # cdk-nag L1 accepts only the newest Python runtime CDK knows
-DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-TERMINAL_JOB_STATUSES = ["Completed", "Failed", "Stopped"]
-FAILED_EXECUTION_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 ASYNC_RETRIES = 2
-
-
-@jsii.implements(ILocalBundling)
-class _CopyFiles:
-    """Bundles by copying files: the function needs only the standard library and boto3 (in the runtime)."""
-
-    def __init__(self, files: Mapping[str, Path]) -> None:
-        self._files = dict(files)
-
-    def try_bundle(self, output_dir: str, options: Any) -> bool:
-        for target, source in self._files.items():
-            destination = Path(output_dir) / target
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, destination)
-        return True
-
-
-def lambda_code(files: Mapping[str, Path] = ASSET_FILES) -> lambda_.Code:
-    missing = [str(path) for path in files.values() if not path.is_file()]
-    if missing:
-        raise FileNotFoundError(f"Alerts Lambda sources missing: {', '.join(missing)}")
-    return lambda_.Code.from_asset(
-        str(PROJECT_ROOT / "lambda" / "alerts"),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            # Never pulled: local bundling always succeeds, so Docker is not needed.
-            image=DockerImage.from_registry("local-bundling-only"),
-            local=_CopyFiles(files),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -128,17 +82,16 @@ def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes:
     """Terminal states of this stack's monitoring runs. A run is ours if its container environment names
     this endpoint and schedule (both engines set these, contract section 2), or its job name has one of
     the prefixes, or it belongs to the managed schedule."""
-    ours: list[dict] = [{"Environment": {"sagemaker_endpoint_name": [endpoint_name],
-                                         "sagemaker_monitoring_schedule_name": [schedule_name]}}]
+    ours: list[dict] = [{"Environment": {Env.ENDPOINT_NAME: [endpoint_name],
+                                         Env.SCHEDULE_NAME: [schedule_name]}}]
     if job_name_prefixes:
         ours.append({"ProcessingJobName": [{"prefix": prefix} for prefix in job_name_prefixes]})
     if monitoring_schedule_arn:
         ours.append({"MonitoringScheduleArn": [monitoring_schedule_arn]})
-    detail: dict = {"ProcessingJobStatus": TERMINAL_JOB_STATUSES}
+    detail: dict = {"ProcessingJobStatus": list(TERMINAL_JOB_STATUSES)}
     # EventBridge's $or needs two or more alternatives.
     detail.update(ours[0] if len(ours) == 1 else {"$or": ours})
-    return events.EventPattern(source=["aws.sagemaker"],
-                               detail_type=["SageMaker Processing Job State Change"], detail=detail)
+    return events.EventPattern(source=[SAGEMAKER_SOURCE], detail_type=[PROCESSING_JOB_EVENT], detail=detail)
 
 
 class RunAlerts(Construct):
@@ -147,7 +100,17 @@ class RunAlerts(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: RunAlertsProps) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if props.retain else RemovalPolicy.DESTROY
+        self._topic(props, removal)
+        alarm_action = cloudwatch_actions.SnsAction(self.topic)
+        self._dead_letter_queue(removal)
+        self._function(props)
+        self._dead_letter_alarm(props, alarm_action)
+        self._rules(props)
+        self.drift_alarms = [self._drift_alarm(props, feature, alarm_action)
+                             for feature in props.drift_alarm_features]
 
+    def _topic(self, props: RunAlertsProps, removal: RemovalPolicy) -> None:
+        """The alerts topic and its own key, which CloudWatch alarms may use."""
         self.key = kms.Key(
             self, "Key",
             description=f"Encrypts the monitoring alerts topic and dead-letter queue of "
@@ -173,8 +136,8 @@ class RunAlerts(Construct):
         ))
         if props.alert_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(props.alert_email))
-        alarm_action = cloudwatch_actions.SnsAction(self.topic)
 
+    def _dead_letter_queue(self, removal: RemovalPolicy) -> None:
         self.dead_letters = sqs.Queue(
             self, "FailedInvocations",
             encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key, enforce_ssl=True,
@@ -186,6 +149,8 @@ class RunAlerts(Construct):
                    "its depth alarm notifies the alerts topic.",
         ))
 
+    def _function(self, props: RunAlertsProps) -> None:
+        """The alerts Lambda, its role and logs, and where its failed events go."""
         self.log_group = log_group(self, "Logs", props.log_retention_days, props.retain)
 
         self.role = iam.Role(
@@ -193,13 +158,14 @@ class RunAlerts(Construct):
             description=f"Alerts Lambda of {props.endpoint_name}: reads reports, writes markers, "
                         "publishes alerts",
         )
-        marker_prefix = f"{ALERT_MARKER_PREFIX}/{props.endpoint_name}"
+        marker_prefix = alert_marker_prefix(props.endpoint_name)
         self._grant_least_privilege(props, marker_prefix)
 
         self.function = lambda_.Function(
             self, "Function",
             description=f"Turns monitoring runs of {props.endpoint_name} into de-duplicated SNS alerts",
-            runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64, handler=HANDLER, code=lambda_code(),
+            runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64, handler=HANDLER,
+            code=lambda_code(HANDLER_DIR, ASSET_FILES),
             role=self.role, timeout=Duration.seconds(60), memory_size=512, log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
@@ -225,6 +191,7 @@ class RunAlerts(Construct):
         )
         invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send to the queue
 
+    def _dead_letter_alarm(self, props: RunAlertsProps, alarm_action: cloudwatch.IAlarmAction) -> None:
         self.dead_letter_alarm = cloudwatch.Alarm(
             self, "FailedInvocationsAlarm",
             alarm_description=f"The alerts Lambda of {props.endpoint_name} failed after {ASYNC_RETRIES} "
@@ -238,6 +205,8 @@ class RunAlerts(Construct):
         )
         self.dead_letter_alarm.add_alarm_action(alarm_action)
 
+    def _rules(self, props: RunAlertsProps) -> None:
+        """The EventBridge rules that send the ends of this stack's runs to the Lambda."""
         target = targets.LambdaFunction(self.function, retry_attempts=4, max_event_age=Duration.hours(2))
         self.run_rule = events.Rule(
             self, "RunStateChange", description=f"Terminal states of {props.endpoint_name}'s monitoring runs",
@@ -251,14 +220,11 @@ class RunAlerts(Construct):
                 self, "StateMachineFailure",
                 description=f"Failures of {props.endpoint_name}'s self-hosted monitoring state machine",
                 event_pattern=events.EventPattern(
-                    source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
-                    detail={"status": FAILED_EXECUTION_STATUSES,
+                    source=[STATES_SOURCE], detail_type=[STATE_MACHINE_EVENT],
+                    detail={"status": list(FAILED_EXECUTION_STATUSES),
                             "stateMachineArn": [props.state_machine_arn]}),
                 targets=[target],
             )
-
-        self.drift_alarms = [self._drift_alarm(props, feature, alarm_action)
-                             for feature in props.drift_alarm_features]
 
     def _grant_least_privilege(self, props: RunAlertsProps, marker_prefix: str) -> None:
         partition = Stack.of(self).partition
@@ -284,8 +250,8 @@ class RunAlerts(Construct):
     def _drift_alarm(self, props: RunAlertsProps, feature: str,
                      action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
         metric = cloudwatch.Metric(
-            namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{feature}",
-            dimensions_map={"Endpoint": props.endpoint_name, "MonitoringSchedule": props.schedule_name},
+            namespace=NAMESPACE, metric_name=feature_drift_metric(feature),
+            dimensions_map={ENDPOINT_DIMENSION: props.endpoint_name, SCHEDULE_DIMENSION: props.schedule_name},
             statistic="Maximum", period=Duration.hours(1),
         )
         alarm = cloudwatch.Alarm(

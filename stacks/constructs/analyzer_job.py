@@ -2,9 +2,10 @@
 
 `managed`: the prebuilt Model Monitor analyzer image. `self-hosted`: the project's `analyzer` package on
 the prebuilt scikit-learn image (Python 3.12, numpy 2.1, pyarrow 17: everything the package imports),
-no Docker build. The package is uploaded as a zip asset, arrives as a processing input under
-CODE_LOCAL_PATH, and is imported straight from the zip through PYTHONPATH (zipimport): the job runs
-`python3 -m analyzer container`, configured by the contract's environment variables (section 2).
+no Docker build. The package and the `contract` package it imports are uploaded as one zip asset,
+which arrives as a processing input under CODE_INPUT_PATH and is imported straight from the zip
+through PYTHONPATH (zipimport): the job runs `python3 -m analyzer container`, configured by the
+contract's environment variables (section 2).
 Both run with network isolation: the container has no network and no AWS credentials.
 """
 
@@ -14,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,38 +25,40 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from contract.processing import CODE_INPUT_PATH
+from stacks.config import ENGINES
 from stacks.iam import add_statements
 from stacks.images import MODEL_MONITOR, SKLEARN_PROCESSING, ImageSpec, image_uri, image_uris_by_region
 from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
 
-ENGINES = ("managed", "self-hosted")
 CONTAINER_ENTRYPOINT = ("python3", "-m", "analyzer", "container")
-CODE_LOCAL_PATH = "/opt/ml/processing/input/code"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 VOLUME_SIZE_GB = 20
-# Contract, section 2.
-OUTPUT_LOCAL_PATH = "/opt/ml/processing/output"
 
 
-def stage_package(source_dir: Path, staging_root: Path) -> Path:
-    """Copy the package's .py files to `<staging_root>/<content hash>/<package name>/`.
+def stage_packages(source_dirs: Sequence[Path], staging_root: Path) -> Path:
+    """Copy the packages' .py files to `<staging_root>/<content hash>/<package name>/...`.
 
-    The asset is the parent folder, so the zip holds `analyzer/...` and the package imports from the zip.
-    Content-addressed and written by atomic rename: concurrent synths never see a half-written copy.
+    The asset is the parent folder, so the zip holds `analyzer/...` and `contract/...` and the packages
+    import from the zip. Content-addressed and written by atomic rename: concurrent synths never see a
+    half-written copy.
     """
-    files = sorted(p for p in source_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    if not files:
-        raise FileNotFoundError(f"No Python files under {source_dir}: the analyzer package is missing.")
+    files: dict[str, Path] = {}  # path in the zip -> source file
+    for source_dir in source_dirs:
+        found = sorted(p for p in source_dir.rglob("*.py") if "__pycache__" not in p.parts)
+        if not found:
+            raise FileNotFoundError(f"No Python files under {source_dir}: the {source_dir.name} package is missing.")
+        files.update({f"{source_dir.name}/{p.relative_to(source_dir).as_posix()}": p for p in found})
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(source_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in files.items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     target = staging_root / digest.hexdigest()[:16]
     if target.exists():
         return target
     staging_root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=staging_root, prefix=".staging-"))
-    for path in files:
-        destination = scratch / source_dir.name / path.relative_to(source_dir)
+    for name, path in files.items():
+        destination = scratch / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
     try:
@@ -65,15 +69,18 @@ def stage_package(source_dir: Path, staging_root: Path) -> Path:
 
 
 class AnalyzerCode(Construct):
-    """The `analyzer` package as a zip asset, importable from the processing input through PYTHONPATH."""
+    """The `analyzer` and `contract` packages as a zip asset, importable from the processing input through
+    PYTHONPATH."""
 
-    def __init__(self, scope: Construct, construct_id: str, source_dir: Path, staging_root: Path) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, source_dirs: Sequence[Path], staging_root: Path
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.staged_dir = stage_package(source_dir, staging_root)
+        self.staged_dir = stage_packages(source_dirs, staging_root)
         self.asset = s3_assets.Asset(self, "Asset", path=str(self.staged_dir))
         self.s3_uri = self.asset.s3_object_url
-        # A processing input copies the object under its own name into CODE_LOCAL_PATH.
-        self.pythonpath = f"{CODE_LOCAL_PATH}/{self.asset.s3_object_key}"
+        # A processing input copies the object under its own name into CODE_INPUT_PATH.
+        self.pythonpath = f"{CODE_INPUT_PATH}/{self.asset.s3_object_key}"
 
     def grant_read(self, role: iam.IRole) -> None:
         grant_read_asset(role, self.asset, "ReadAnalyzerCode")

@@ -1,9 +1,10 @@
 """The data-quality baseline, computed at deploy time by a SageMaker Processing job.
 
-A custom resource (CDK's Provider framework with an is_complete waiter; handlers in lambda/baseline/)
-starts the job, waits for it, fails the deployment with the job's FailureReason/ExitMessage, and returns
-the statistics/constraints URIs as attributes. The job name hashes the dataset and analyzer settings:
-an unchanged deploy starts nothing, a changed dataset runs a new job and replaces the resource.
+A custom resource (CDK's Provider framework with an is_complete waiter; handlers in lambda/baseline/,
+bundled with the `contract` package) starts the job, waits for it, fails the deployment with the job's
+FailureReason/ExitMessage, and returns the statistics/constraints URIs as attributes. The job name
+hashes the dataset and analyzer settings: an unchanged deploy starts nothing, a changed dataset runs a
+new job and replaces the resource.
 """
 
 from __future__ import annotations
@@ -24,22 +25,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contract.layout import BASELINE_PREFIX, split_s3_uri
+from contract.processing import DATASET_INPUT_PATH, DISABLED, OUTPUT_PATH, Env, csv_dataset_format
 from stacks.constructs.analyzer_job import (
-    OUTPUT_LOCAL_PATH,
     VOLUME_SIZE_GB,
     AnalyzerImage,
     grant_read_asset,
     grant_run_jobs,
     processing_job_role,
 )
-from stacks.constructs.capture_storage import BASELINE_PREFIX
+from stacks.constructs.lambda_assets import PROJECT_ROOT, handler_files, lambda_code
 from stacks.constructs.log_groups import log_group
 from stacks.nag import acknowledge_wildcard_resource
 
-HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "baseline"
-DATASET_LOCAL_PATH = "/opt/ml/processing/input/baseline_dataset_input"
-# The SDK's default for a training CSV whose label is the first column (contract, section 2).
-DATASET_FORMAT = {"csv": {"header": True, "output_columns_position": "START"}}
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "baseline"
 QUERY_INTERVAL = Duration.seconds(30)
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -91,6 +90,24 @@ class Baseline(Construct):
             "The job writes statistics.json and constraints.json under baselines/<its own job name>/ only.",
         )
 
+        provider = self._provider(props)
+        resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::DataQualityBaseline",
+            properties=self._properties(props, dataset_uri),
+        )
+        # The job must be able to read and write with its policy as soon as it starts.
+        resource.node.add_dependency(self.job_role.node.find_child("DefaultPolicy"))
+        self.statistics_uri = resource.get_att_string("StatisticsS3Uri")
+        self.constraints_uri = resource.get_att_string("ConstraintsS3Uri")
+        self.job_name = resource.get_att_string("BaseliningJobName")
+        self.baseline_id = resource.get_att_string("BaselineId")
+        self.resource = resource
+
+    def _provider(self, props: BaselineProps) -> cr.Provider:
+        """The Provider framework with the two handlers, all logging to log groups of this construct."""
         on_event = self._function("OnEvent", "on_event", props, sagemaker_write=True)
         is_complete = self._function("IsComplete", "is_complete", props, sagemaker_write=False)
         provider_logs = self._log_group("ProviderLogs", props)
@@ -125,44 +142,35 @@ class Baseline(Construct):
             ),
         )
         self._acknowledge_provider_findings(provider, framework_roles.values(), on_event, is_complete)
-        resource = CustomResource(
-            self,
-            "Resource",
-            service_token=provider.service_token,
-            resource_type="Custom::DataQualityBaseline",
-            properties={
-                "JobNamePrefix": props.job_name_prefix,
-                "RoleArn": self.job_role.role_arn,
-                "ImageUri": props.image.uri,
-                "ContainerEntrypoint": list(props.image.entrypoint),
-                "CodeUri": props.image.code.s3_uri if props.image.code else "",
-                "Environment": props.image.environment(
-                    {
-                        "dataset_format": json.dumps(DATASET_FORMAT),
-                        "dataset_source": DATASET_LOCAL_PATH,
-                        "output_path": OUTPUT_LOCAL_PATH,
-                        "publish_cloudwatch_metrics": "Disabled",
-                    }
-                ),
-                "DatasetUri": dataset_uri,
-                "OutputUri": f"s3://{props.bucket_name}/{BASELINE_PREFIX}",
-                "KmsKeyArn": props.key.key_arn,
-                "InstanceType": props.instance_type,
-                "VolumeSizeInGB": str(VOLUME_SIZE_GB),
-                "MaxRuntimeInSeconds": str(props.timeout_minutes * 60),
-            },
-        )
-        # The job must be able to read and write with its policy as soon as it starts.
-        resource.node.add_dependency(self.job_role.node.find_child("DefaultPolicy"))
-        self.statistics_uri = resource.get_att_string("StatisticsS3Uri")
-        self.constraints_uri = resource.get_att_string("ConstraintsS3Uri")
-        self.job_name = resource.get_att_string("BaseliningJobName")
-        self.baseline_id = resource.get_att_string("BaselineId")
-        self.resource = resource
+        return provider
+
+    def _properties(self, props: BaselineProps, dataset_uri: str) -> dict:
+        """The custom resource's properties: what `baseline_job.BaselineSpec` reads."""
+        return {
+            "JobNamePrefix": props.job_name_prefix,
+            "RoleArn": self.job_role.role_arn,
+            "ImageUri": props.image.uri,
+            "ContainerEntrypoint": list(props.image.entrypoint),
+            "CodeUri": props.image.code.s3_uri if props.image.code else "",
+            "Environment": props.image.environment(
+                {
+                    Env.DATASET_FORMAT: json.dumps(csv_dataset_format()),
+                    Env.DATASET_SOURCE: DATASET_INPUT_PATH,
+                    Env.OUTPUT_PATH: OUTPUT_PATH,
+                    Env.PUBLISH_METRICS: DISABLED,
+                }
+            ),
+            "DatasetUri": dataset_uri,
+            "OutputUri": f"s3://{props.bucket_name}/{BASELINE_PREFIX}",
+            "KmsKeyArn": props.key.key_arn,
+            "InstanceType": props.instance_type,
+            "VolumeSizeInGB": str(VOLUME_SIZE_GB),
+            "MaxRuntimeInSeconds": str(props.timeout_minutes * 60),
+        }
 
     def _grant_dataset(self, props: BaselineProps) -> str:
         if props.dataset_uri:
-            bucket, _, key = props.dataset_uri.removeprefix("s3://").partition("/")
+            bucket, key = split_s3_uri(props.dataset_uri)
             partition = Stack.of(self).partition
             objects = f"arn:{partition}:s3:::{bucket}/{key}*"
             self.job_role.add_to_policy(
@@ -209,7 +217,7 @@ class Baseline(Construct):
             construct_id,
             runtime=LAMBDA_RUNTIME,
             handler=f"baseline_handler.{handler}",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_code(HANDLER_DIR, handler_files(HANDLER_DIR)),
             timeout=Duration.minutes(1),
             memory_size=256,
             role=role,

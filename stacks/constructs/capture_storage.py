@@ -9,11 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-# S3 layout shared by every writer and reader (contract, sections 1 and 8).
-CAPTURE_PREFIX = "datacapture"
-REPORTS_PREFIX = "reports"
-BASELINE_PREFIX = "baselines"
-ALERT_MARKER_PREFIX = "alert-markers"
+from contract.layout import ALERT_MARKER_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -91,6 +87,3 @@ class CaptureStorage(Construct):
 
     def capture_uri(self) -> str:
         return self.bucket.s3_url_for_object(CAPTURE_PREFIX)
-
-    def reports_uri(self) -> str:
-        return self.bucket.s3_url_for_object(REPORTS_PREFIX)

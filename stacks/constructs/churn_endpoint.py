@@ -12,7 +12,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.constructs.capture_storage import CAPTURE_PREFIX
+from contract.layout import CAPTURE_PREFIX
 from stacks.constructs.log_groups import log_group
 from stacks.iam import add_statements
 from stacks.images import XGBOOST_SERVING, image_uri

@@ -14,21 +14,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from analyzer.metrics import NAMESPACE as METRICS_NAMESPACE
+from contract.layout import BASELINE_PREFIX, capture_prefix, report_prefix, schedule_name
+from contract.metrics import NAMESPACE as METRICS_NAMESPACE
 from stacks.constructs.analyzer_job import AnalyzerImage, processing_job_role
-from stacks.constructs.capture_storage import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
 from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
-
-SCHEDULE_SUFFIX = "-data-quality"
-# Contract, section 2: where the service puts the capture files, the baseline and the report.
-ENDPOINT_INPUT_LOCAL_PATH = "/opt/ml/processing/input/endpoint"
-STATISTICS_LOCAL_DIR = "/opt/ml/processing/baseline/stats"
-CONSTRAINTS_LOCAL_DIR = "/opt/ml/processing/baseline/constraints"
-
-
-def schedule_name(endpoint_name: str) -> str:
-    """The monitoring schedule's name (both engines): `<endpoint>-data-quality`, within 63 characters."""
-    return f"{endpoint_name[: 63 - len(SCHEDULE_SUFFIX)].rstrip('-')}{SCHEDULE_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -54,11 +43,11 @@ class MonitoringProps:
 
     @property
     def capture_key_prefix(self) -> str:
-        return f"{CAPTURE_PREFIX}/{self.endpoint_name}/{self.variant_name}/"
+        return capture_prefix(self.endpoint_name, self.variant_name)
 
     @property
     def report_key_prefix(self) -> str:
-        return f"{REPORTS_PREFIX}/{self.endpoint_name}/{self.schedule_name}/"
+        return report_prefix(self.endpoint_name, self.schedule_name)
 
     def s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket_name}/{key}"

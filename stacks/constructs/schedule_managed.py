@@ -16,9 +16,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.constructs.analyzer_job import OUTPUT_LOCAL_PATH, VOLUME_SIZE_GB
-from stacks.constructs.capture_storage import REPORTS_PREFIX
-from stacks.constructs.monitoring_job import ENDPOINT_INPUT_LOCAL_PATH, MonitoringProps, monitoring_job_role
+from contract.layout import REPORTS_PREFIX
+from contract.processing import (
+    ENABLED,
+    ENDPOINT_INPUT_PATH,
+    OUTPUT_PATH,
+    REPORT_OUTPUT,
+    Env,
+    ProcessingJobSpec,
+    ProcessingOutput,
+)
+from stacks.constructs.analyzer_job import VOLUME_SIZE_GB
+from stacks.constructs.monitoring_job import MonitoringProps, monitoring_job_role
 
 DQ = sagemaker.CfnDataQualityJobDefinition
 
@@ -39,51 +48,18 @@ class ManagedSchedule(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        definition = dict(
-            data_quality_app_specification=DQ.DataQualityAppSpecificationProperty(
-                image_uri=props.image.uri,
-                environment={"publish_cloudwatch_metrics": "Enabled"},
-            ),
-            data_quality_baseline_config=DQ.DataQualityBaselineConfigProperty(
-                constraints_resource=DQ.ConstraintsResourceProperty(s3_uri=props.constraints_uri),
-                statistics_resource=DQ.StatisticsResourceProperty(s3_uri=props.statistics_uri),
-            ),
-            data_quality_job_input=DQ.DataQualityJobInputProperty(
-                endpoint_input=DQ.EndpointInputProperty(
-                    endpoint_name=props.endpoint_name,
-                    local_path=ENDPOINT_INPUT_LOCAL_PATH,
-                    s3_input_mode="File",
-                    s3_data_distribution_type="FullyReplicated",
-                )
-            ),
-            data_quality_job_output_config=DQ.MonitoringOutputConfigProperty(
-                kms_key_id=props.key.key_arn,
-                monitoring_outputs=[
-                    DQ.MonitoringOutputProperty(
-                        s3_output=DQ.S3OutputProperty(
-                            local_path=OUTPUT_LOCAL_PATH,
-                            # The service appends <endpoint>/<schedule>/yyyy/mm/dd/HH.
-                            s3_uri=props.s3_uri(REPORTS_PREFIX),
-                            s3_upload_mode="EndOfJob",
-                        )
-                    )
-                ],
-            ),
-            job_resources=DQ.MonitoringResourcesProperty(
-                cluster_config=DQ.ClusterConfigProperty(
-                    instance_count=1,
-                    instance_type=props.instance_type,
-                    volume_size_in_gb=VOLUME_SIZE_GB,
-                    volume_kms_key_id=props.key.key_arn,
-                )
-            ),
-            network_config=DQ.NetworkConfigProperty(
-                enable_network_isolation=True,
-                enable_inter_container_traffic_encryption=True,
-            ),
+        job = ProcessingJobSpec(
             role_arn=self.role.role_arn,
-            stopping_condition=DQ.StoppingConditionProperty(max_runtime_in_seconds=props.max_runtime_seconds),
+            image_uri=props.image.uri,
+            kms_key_arn=props.key.key_arn,
+            instance_type=props.instance_type,
+            volume_size_gb=VOLUME_SIZE_GB,
+            max_runtime_seconds=props.max_runtime_seconds,
+            environment=props.image.environment({Env.PUBLISH_METRICS: ENABLED}),
+            # The service appends <endpoint>/<schedule>/yyyy/mm/dd/HH.
+            outputs=(ProcessingOutput(REPORT_OUTPUT, props.s3_uri(REPORTS_PREFIX), OUTPUT_PATH),),
         )
+        definition = _job_definition(job, props)
         version = _content_hash(Stack.of(self).resolve(definition))
         name_start = f"{props.endpoint_name[:30].rstrip('-')}-dq-{version}-"
         self.job_definition = DQ(
@@ -108,6 +84,53 @@ class ManagedSchedule(Construct):
         )
         # The definition has no name attribute to reference: order the schedule after it explicitly.
         self.schedule.node.add_dependency(self.job_definition)
+
+
+def _job_definition(job: ProcessingJobSpec, props: MonitoringProps) -> dict:
+    """The job definition's properties: the job spec's container, output and resources, and the baseline."""
+    (output,) = job.outputs
+    return dict(
+        data_quality_app_specification=DQ.DataQualityAppSpecificationProperty(
+            image_uri=job.image_uri,
+            environment=dict(job.environment),
+        ),
+        data_quality_baseline_config=DQ.DataQualityBaselineConfigProperty(
+            constraints_resource=DQ.ConstraintsResourceProperty(s3_uri=props.constraints_uri),
+            statistics_resource=DQ.StatisticsResourceProperty(s3_uri=props.statistics_uri),
+        ),
+        data_quality_job_input=DQ.DataQualityJobInputProperty(
+            endpoint_input=DQ.EndpointInputProperty(
+                endpoint_name=props.endpoint_name,
+                local_path=ENDPOINT_INPUT_PATH,
+                s3_input_mode="File",
+                s3_data_distribution_type="FullyReplicated",
+            )
+        ),
+        data_quality_job_output_config=DQ.MonitoringOutputConfigProperty(
+            kms_key_id=job.kms_key_arn,
+            monitoring_outputs=[
+                DQ.MonitoringOutputProperty(
+                    s3_output=DQ.S3OutputProperty(
+                        local_path=output.local_path, s3_uri=output.s3_uri, s3_upload_mode="EndOfJob"
+                    )
+                )
+            ],
+        ),
+        job_resources=DQ.MonitoringResourcesProperty(
+            cluster_config=DQ.ClusterConfigProperty(
+                instance_count=job.instance_count,
+                instance_type=job.instance_type,
+                volume_size_in_gb=job.volume_size_gb,
+                volume_kms_key_id=job.kms_key_arn,
+            )
+        ),
+        network_config=DQ.NetworkConfigProperty(
+            enable_network_isolation=job.network_isolation,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        role_arn=job.role_arn,
+        stopping_condition=DQ.StoppingConditionProperty(max_runtime_in_seconds=job.max_runtime_seconds),
+    )
 
 
 def _content_hash(resolved: object) -> str:

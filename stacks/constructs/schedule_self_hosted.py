@@ -11,8 +11,6 @@ execution, which EventBridge reports as a `Step Functions Execution Status Chang
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
@@ -20,28 +18,29 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from analyzer.metrics import BATCH_SIZE as METRICS_BATCH
-from analyzer.metrics import METRICS_FILE, NAMESPACE
-from stacks.constructs.analyzer_job import (
-    CODE_LOCAL_PATH,
-    OUTPUT_LOCAL_PATH,
-    VOLUME_SIZE_GB,
-    grant_run_jobs,
+from contract.layout import monitoring_job_prefix
+from contract.metrics import BATCH_SIZE as METRICS_BATCH
+from contract.metrics import METRICS_FILE, METRICS_FOLDER, NAMESPACE
+from contract.processing import (
+    CODE_INPUT,
+    CODE_INPUT_PATH,
+    CONSTRAINTS_INPUT,
+    CONSTRAINTS_INPUT_DIR,
+    ENDPOINT_INPUT,
+    ENDPOINT_INPUT_PATH,
+    NO_DATA_REASON,
+    STATISTICS_INPUT,
+    STATISTICS_INPUT_DIR,
+    ProcessingInput,
+    ProcessingJobSpec,
+    monitoring_environment,
+    monitoring_outputs,
 )
+from stacks.constructs.analyzer_job import VOLUME_SIZE_GB, grant_run_jobs
 from stacks.constructs.log_groups import log_group
-from stacks.constructs.monitoring_job import (
-    CONSTRAINTS_LOCAL_DIR,
-    ENDPOINT_INPUT_LOCAL_PATH,
-    STATISTICS_LOCAL_DIR,
-    MonitoringProps,
-    grant_put_metrics,
-    monitoring_job_role,
-)
+from stacks.constructs.monitoring_job import MonitoringProps, grant_put_metrics, monitoring_job_role
 from stacks.nag import acknowledge_wildcard_resource
 
-CAPTURE_FORMAT = {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
-METRICS_LOCAL_PATH = "/opt/ml/processing/metrics"
-METRICS_FOLDER = "metrics"
 NO_DATA_ERROR = "NoCapturedData"
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 HOUR_MS = 3_600_000
@@ -60,11 +59,6 @@ FOLDER = "[Y0001]/[M01]/[D01]/[H01]"
 JOB_SUFFIX = "[Y0001][M01][D01][H01]"
 
 
-def job_name_prefix(schedule_name: str) -> str:
-    """Every run's job is `<prefix><yyyymmddHH>` of its scheduled hour: unique per hour, within 63 chars."""
-    return f"{schedule_name[:52].rstrip('-')}-"
-
-
 class SelfHostedSchedule(Construct):
     """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`."""
 
@@ -79,7 +73,7 @@ class SelfHostedSchedule(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.schedule_name = props.schedule_name
-        self.processing_job_name_prefix = job_name_prefix(props.schedule_name)
+        self.processing_job_name_prefix = monitoring_job_prefix(props.schedule_name)
         self.job_role = monitoring_job_role(self, "JobRole", props, publish_metrics=False)
 
         self.state_machine = sfn.StateMachine(
@@ -114,7 +108,25 @@ class SelfHostedSchedule(Construct):
         )
 
     def _definition(self, props: MonitoringProps) -> sfn.IChainable:
-        bucket = props.bucket_name
+        hour, window = self._window(props)
+        find_captures, no_data = self._find_captures(props)
+        run = self._run_analyzer(props)
+        read_metrics, publish, done = self._publish_metrics(props)
+        return (
+            hour.next(window)
+            .next(find_captures)
+            .next(
+                sfn.Choice.jsonata(self, "HasCaptures")
+                .when(
+                    sfn.Condition.jsonata(_expr("$captureFiles > 0")),
+                    run.next(read_metrics).next(publish).next(done),
+                )
+                .otherwise(no_data)
+            )
+        )
+
+    def _window(self, props: MonitoringProps) -> tuple[sfn.Pass, sfn.Pass]:
+        """The run's hour and the variables every later state reads (window, folders, job name)."""
         # The hour that ends at the scheduled time (or at the start of a manual run without input).
         hour = sfn.Pass.jsonata(
             self,
@@ -139,6 +151,11 @@ class SelfHostedSchedule(Construct):
                 "jobName": _expr(f"'{self.processing_job_name_prefix}' & {_utc(end, JOB_SUFFIX)}"),
             },
         )
+        return hour, window
+
+    def _find_captures(self, props: MonitoringProps) -> tuple[sfn.CustomState, sfn.Fail]:
+        """Whether the hour folder holds a capture file, and the service's failure when it holds none."""
+        bucket = props.bucket_name
         find_captures = sfn.CustomState(
             self,
             "FindCaptures",
@@ -153,21 +170,19 @@ class SelfHostedSchedule(Construct):
                 "Assign": {"captureFiles": _expr("$states.result.KeyCount")},
             },
         )
-        find_captures.add_retry(
-            errors=["S3.S3Exception", "S3.SdkClientException"],
-            max_attempts=4,
-            interval=Duration.seconds(5),
-            backoff_rate=2,
-        )
+        _retry_s3(find_captures)
         no_data = sfn.Fail.jsonata(
             self,
             "NoData",
             error=NO_DATA_ERROR,
             cause=_expr(
-                f"'Job inputs had no data: no capture file under s3://{bucket}/{props.capture_key_prefix}' & "
+                f"'{NO_DATA_REASON}: no capture file under s3://{bucket}/{props.capture_key_prefix}' & "
                 "$hourFolder & '/ for the window ' & $windowStart & ' to ' & $windowEnd"
             ),
         )
+        return find_captures, no_data
+
+    def _run_analyzer(self, props: MonitoringProps) -> sfn.CustomState:
         run = sfn.CustomState(
             self,
             "RunAnalyzer",
@@ -184,6 +199,10 @@ class SelfHostedSchedule(Construct):
             interval=Duration.seconds(15),
             backoff_rate=2,
         )
+        return run
+
+    def _publish_metrics(self, props: MonitoringProps) -> tuple[sfn.CustomState, sfn.Map, sfn.Succeed]:
+        """Read the run's metrics file and publish its values in batches; then the run is done."""
         read_metrics = sfn.CustomState(
             self,
             "ReadMetrics",
@@ -191,21 +210,34 @@ class SelfHostedSchedule(Construct):
                 "Type": "Task",
                 "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:s3:getObject",
                 "Arguments": {
-                    "Bucket": bucket,
+                    "Bucket": props.bucket_name,
                     "Key": _expr(f"$reportFolder & '/{METRICS_FOLDER}/{METRICS_FILE}'"),
                 },
                 "Output": _expr("$parse($states.result.Body).MetricData"),
             },
         )
-        read_metrics.add_retry(
-            errors=["S3.S3Exception", "S3.SdkClientException"],
-            max_attempts=4,
-            interval=Duration.seconds(5),
-            backoff_rate=2,
-        )
+        _retry_s3(read_metrics)
         done = sfn.Succeed(self, "Done")
         # No metrics file: the constraints disable emit_metrics.
         read_metrics.add_catch(done, errors=["S3.NoSuchKeyException"])
+        put_metrics = self._put_metrics()
+        publish = sfn.Map.jsonata(
+            self,
+            "PublishMetrics",
+            max_concurrency=2,
+            # Batches of METRICS_BATCH values; each batch is an object so one batch stays a list.
+            items=sfn.ProvideItems.jsonata(
+                _expr(
+                    f"($d := $states.input; $n := $count($d); [$map($n = 0 ? [] : [0..$floor(($n - 1) / "
+                    f"{METRICS_BATCH})], function($i) {{ {{'MetricData': [$d[[$i * {METRICS_BATCH} .. "
+                    f"$i * {METRICS_BATCH} + {METRICS_BATCH - 1}]]]}} }})])"
+                )
+            ),
+        )
+        publish.item_processor(put_metrics)
+        return read_metrics, publish, done
+
+    def _put_metrics(self) -> sfn.CustomState:
         put_metrics = sfn.CustomState(
             self,
             "PutMetricData",
@@ -228,91 +260,40 @@ class SelfHostedSchedule(Construct):
             interval=Duration.seconds(5),
             backoff_rate=2,
         )
-        publish = sfn.Map.jsonata(
-            self,
-            "PublishMetrics",
-            max_concurrency=2,
-            # Batches of METRICS_BATCH values; each batch is an object so one batch stays a list.
-            items=sfn.ProvideItems.jsonata(
-                _expr(
-                    f"($d := $states.input; $n := $count($d); [$map($n = 0 ? [] : [0..$floor(($n - 1) / "
-                    f"{METRICS_BATCH})], function($i) {{ {{'MetricData': [$d[[$i * {METRICS_BATCH} .. "
-                    f"$i * {METRICS_BATCH} + {METRICS_BATCH - 1}]]]}} }})])"
-                )
-            ),
-        )
-        publish.item_processor(put_metrics)
-        return (
-            hour.next(window)
-            .next(find_captures)
-            .next(
-                sfn.Choice.jsonata(self, "HasCaptures")
-                .when(
-                    sfn.Condition.jsonata(_expr("$captureFiles > 0")),
-                    run.next(read_metrics).next(publish).next(done),
-                )
-                .otherwise(no_data)
-            )
-        )
+        return put_metrics
 
     def _processing_job(self, props: MonitoringProps) -> dict:
+        """The CreateProcessingJob arguments of a run, with JSONata expressions for the run's values."""
         image = props.image
-        local_captures = f"{ENDPOINT_INPUT_LOCAL_PATH}/{props.endpoint_name}/{props.variant_name}/"
-        return {
-            "ProcessingJobName": _expr("$jobName"),
-            "RoleArn": self.job_role.role_arn,
-            "AppSpecification": {"ImageUri": image.uri, "ContainerEntrypoint": list(image.entrypoint)},
-            "Environment": image.environment(
-                {
-                    "dataset_format": json.dumps(CAPTURE_FORMAT),
-                    "dataset_source": ENDPOINT_INPUT_LOCAL_PATH,
-                    "output_path": OUTPUT_LOCAL_PATH,
-                    "baseline_statistics": f"{STATISTICS_LOCAL_DIR}/statistics.json",
-                    "baseline_constraints": f"{CONSTRAINTS_LOCAL_DIR}/constraints.json",
-                    "publish_cloudwatch_metrics": "Enabled",
-                    "output_metrics_path": METRICS_LOCAL_PATH,
-                    "sagemaker_endpoint_name": props.endpoint_name,
-                    "sagemaker_monitoring_schedule_name": props.schedule_name,
-                    "start_time": _expr("$windowStart"),
-                    "end_time": _expr("$windowEnd"),
-                }
-            ),
-            "ProcessingInputs": [
-                _input(
-                    "endpoint",
-                    _expr(f"'s3://{props.bucket_name}/{props.capture_key_prefix}' & $hourFolder & '/'"),
+        bucket = f"s3://{props.bucket_name}/"
+        local_captures = f"{ENDPOINT_INPUT_PATH}/{props.endpoint_name}/{props.variant_name}/"
+        environment = monitoring_environment(
+            props.endpoint_name, props.schedule_name, _expr("$windowStart"), _expr("$windowEnd")
+        )
+        job = ProcessingJobSpec(
+            role_arn=self.job_role.role_arn,
+            image_uri=image.uri,
+            kms_key_arn=props.key.key_arn,
+            instance_type=props.instance_type,
+            volume_size_gb=VOLUME_SIZE_GB,
+            max_runtime_seconds=props.max_runtime_seconds,
+            environment=image.environment(environment),
+            entrypoint=image.entrypoint,
+            inputs=(
+                ProcessingInput(
+                    ENDPOINT_INPUT,
+                    _expr(f"'{bucket}{props.capture_key_prefix}' & $hourFolder & '/'"),
                     _expr(f"'{local_captures}' & $hourFolder"),
                 ),
-                _input("baseline_statistics", props.statistics_uri, STATISTICS_LOCAL_DIR),
-                _input("baseline_constraints", props.constraints_uri, CONSTRAINTS_LOCAL_DIR),
-                _input("code", image.code.s3_uri, CODE_LOCAL_PATH),
-            ],
-            "ProcessingOutputConfig": {
-                "KmsKeyId": props.key.key_arn,
-                "Outputs": [
-                    _output(
-                        "monitoring_output",
-                        _expr(f"'s3://{props.bucket_name}/' & $reportFolder"),
-                        OUTPUT_LOCAL_PATH,
-                    ),
-                    _output(
-                        METRICS_FOLDER,
-                        _expr(f"'s3://{props.bucket_name}/' & $reportFolder & '/{METRICS_FOLDER}'"),
-                        METRICS_LOCAL_PATH,
-                    ),
-                ],
-            },
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": props.instance_type,
-                    "VolumeSizeInGB": VOLUME_SIZE_GB,
-                    "VolumeKmsKeyId": props.key.key_arn,
-                }
-            },
-            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
-            "StoppingCondition": {"MaxRuntimeInSeconds": props.max_runtime_seconds},
-        }
+                ProcessingInput(STATISTICS_INPUT, props.statistics_uri, STATISTICS_INPUT_DIR),
+                ProcessingInput(CONSTRAINTS_INPUT, props.constraints_uri, CONSTRAINTS_INPUT_DIR),
+                ProcessingInput(CODE_INPUT, image.code.s3_uri, CODE_INPUT_PATH),
+            ),
+            outputs=monitoring_outputs(
+                _expr(f"'{bucket}' & $reportFolder"), _expr(f"'{bucket}' & $reportFolder & '/{METRICS_FOLDER}'")
+            ),
+        )
+        return job.create_request(_expr("$jobName"))
 
     def _grant(self, props: MonitoringProps) -> None:
         role = self.state_machine.role
@@ -359,21 +340,10 @@ class SelfHostedSchedule(Construct):
         )
 
 
-def _input(name: str, uri: str, local_path: str) -> dict:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-        },
-    }
-
-
-def _output(name: str, uri: str, local_path: str) -> dict:
-    return {
-        "OutputName": name,
-        "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"},
-    }
+def _retry_s3(state: sfn.CustomState) -> None:
+    state.add_retry(
+        errors=["S3.S3Exception", "S3.SdkClientException"],
+        max_attempts=4,
+        interval=Duration.seconds(5),
+        backoff_rate=2,
+    )
