@@ -21,6 +21,7 @@ from analyzer.capture_records import Row
 from analyzer.captures import CaptureRecord, Issue, window_records
 from contract.errors import ViolationsFormatError
 from contract.layout import STATISTICS_FILE, VIOLATIONS_FILE, Window, capture_file_opened, run_hour
+from contract.processing import COMPLETED, COMPLETED_WITH_VIOLATIONS
 from contract.violations import CHECK_TYPES, Violation, parse_violations
 from workshop.store import Store, StoreError, join
 
@@ -173,7 +174,7 @@ class RunInfo:
             return "Unreadable"
         if not self.has_violations_file:
             return "NoViolationsFile"
-        return "CompletedWithViolations" if self.violations else "Completed"
+        return COMPLETED_WITH_VIOLATIONS if self.violations else COMPLETED
 
     @property
     def window(self) -> str:
