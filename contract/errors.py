@@ -1,7 +1,8 @@
 """The errors whose messages reach users: each names what is wrong, where, and the fix.
 
 Raised by the analyzer, the container entry point and the Lambdas; caught by the command lines and
-the container (one line, no traceback) and by the alert Lambda (an alert saying what could not be read).
+the container (one line, no traceback), by the alert Lambda (an alert saying what could not be read)
+and, for the baseline custom resource, by CDK's Provider framework (the CloudFormation event's reason).
 """
 
 
@@ -39,6 +40,14 @@ class ViolationsFormatError(ValueError):
 
 class EventShapeError(ValueError):
     """An EventBridge event is not one the alert Lambda understands; the message names the field."""
+
+
+class PropertiesError(ValueError):
+    """The baseline custom resource's properties are incomplete or malformed (a bug in the stack)."""
+
+
+class BaselineJobFailed(RuntimeError):
+    """The baselining job ended without results; the message becomes the CloudFormation event's reason."""
 
 
 # Failures of an analyzer run with a message meant for the user (no traceback).

@@ -16,6 +16,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 
+from contract.errors import BaselineJobFailed, PropertiesError
+
 REGION = "eu-west-1"
 PROPERTIES = {
     "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:provider",
@@ -77,7 +79,7 @@ def test_properties_arrive_as_strings_and_are_typed():
     ],
 )
 def test_bad_properties_name_the_property(key, value, message):
-    with pytest.raises(baseline_job.PropertiesError, match=message):
+    with pytest.raises(PropertiesError, match=message):
         spec(**{key: value})
 
 
@@ -151,7 +153,7 @@ def test_completion_data_by_status():
         "BaseliningJobName": "job-1",
         "BaselineId": "1",
     }
-    with pytest.raises(baseline_job.BaselineJobFailed) as failed:
+    with pytest.raises(BaselineJobFailed) as failed:
         baseline_job.completion_data(
             describe(
                 "Failed", FailureReason="AlgorithmError: see logs", ExitMessage="Job inputs had no data"
@@ -161,7 +163,7 @@ def test_completion_data_by_status():
     assert "Baseline job job-1 Failed" in str(failed.value)
     assert "reason: AlgorithmError: see logs" in str(failed.value)
     assert "exit message: Job inputs had no data" in str(failed.value)
-    with pytest.raises(baseline_job.BaselineJobFailed, match="job-1 Stopped"):
+    with pytest.raises(BaselineJobFailed, match="job-1 Stopped"):
         baseline_job.completion_data(describe("Stopped"), "job")
 
 
@@ -236,7 +238,7 @@ def test_a_failed_job_fails_the_deploy_with_its_reason(sagemaker):
         failure_reason="ClientError: Cannot access S3 key aaaa.csv",
         exit_message="Error: dataset_source is empty",
     )
-    with pytest.raises(baseline_job.BaselineJobFailed) as failed:
+    with pytest.raises(BaselineJobFailed) as failed:
         baseline_handler.is_complete(event("Create", physical_id=physical_id))
     assert "Cannot access S3 key aaaa.csv" in str(failed.value)
     assert "dataset_source is empty" in str(failed.value)

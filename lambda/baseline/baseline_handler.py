@@ -15,7 +15,6 @@ import boto3
 from baseline_job import (
     REUSABLE,
     RUNNING,
-    BaselineJobFailed,
     BaselineSpec,
     candidate_names,
     completion_data,
@@ -24,6 +23,8 @@ from baseline_job import (
     processing_job_request,
 )
 from botocore.exceptions import BotoCoreError, ClientError
+
+from contract.errors import BaselineJobFailed
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)

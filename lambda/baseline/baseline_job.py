@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from contract.errors import BaselineJobFailed, PropertiesError
 from contract.layout import CONSTRAINTS_FILE, MAX_NAME, STATISTICS_FILE
 from contract.processing import (
     CODE_INPUT,
@@ -48,14 +49,6 @@ RUNNING = frozenset({JOB_IN_PROGRESS})
 REUSABLE = frozenset({JOB_IN_PROGRESS, JOB_COMPLETED})
 FAILED = frozenset({JOB_FAILED, JOB_STOPPED, JOB_STOPPING})
 _WHAT = "Baseline resource property"
-
-
-class PropertiesError(ValueError):
-    """The custom resource's properties are incomplete or malformed (a bug in the stack, not the data)."""
-
-
-class BaselineJobFailed(RuntimeError):
-    """The baselining job ended without results; the message becomes the CloudFormation event's reason."""
 
 
 @dataclass(frozen=True)
