@@ -3,7 +3,10 @@
 - `SageMaker Processing Job State Change` from `aws.sagemaker`: `detail` is the
   DescribeProcessingJob shape (both engines' jobs, and the baselining job); the statuses that
   end a job are `contract.processing.TERMINAL_JOB_STATUSES`.
-- `Step Functions Execution Status Change` from `aws.states`: the self-hosted state machine.
+- `Step Functions Execution Status Change` from `aws.states`: the self-hosted state machine. Its own
+  error names: `NO_DATA_ERROR` (the hour has no capture file) and `JOB_FAILED_ERROR` (the run's job
+  failed or was stopped; the cause is a JSON object in the DescribeProcessingJob shape with the job's
+  name, status, `FailureReason`, `ExitMessage` and the run's `Environment` names).
 """
 
 SAGEMAKER_SOURCE = "aws.sagemaker"
@@ -11,3 +14,5 @@ STATES_SOURCE = "aws.states"
 PROCESSING_JOB_EVENT = "SageMaker Processing Job State Change"
 STATE_MACHINE_EVENT = "Step Functions Execution Status Change"
 FAILED_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+NO_DATA_ERROR = "NoCapturedData"
+JOB_FAILED_ERROR = "ProcessingJobFailed"

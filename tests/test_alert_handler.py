@@ -10,6 +10,10 @@ import pytest
 from alerts import events, handler  # noqa: E402
 from moto import mock_aws
 
+from contract.events import JOB_FAILED_ERROR
+from tests.self_hosted_definition import processing_job, render_tree, state_machine_definition, walk, window_variables
+from tests.stack_fixtures import templates
+
 REGION = "us-east-1"
 BUCKET = "bucket"
 SCHEDULE = "churn-dev-hourly"
@@ -125,14 +129,19 @@ def aws(monkeypatch):
 
         def received() -> list[dict]:
             """SNS envelopes delivered to the queue since the last call."""
-            messages = []
-            while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-                messages += [json.loads(m["Body"]) for m in batch]
-                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
-            return messages
+            return drain(sqs, queue_url)
 
         yield s3, received
+
+
+def drain(sqs, queue_url: str) -> list[dict]:
+    """The (JSON) messages delivered to the queue since the last call, deleted from it."""
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages += [json.loads(m["Body"]) for m in batch]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    return messages
 
 
 def attributes(envelope: dict) -> dict:
@@ -301,3 +310,114 @@ def test_schedule_arn_names_the_schedule_when_the_path_does_not():
     run = events.parse_event({**EVENT, "detail": detail}, events.Defaults(endpoint="fallback-endpoint"))
     assert (run.endpoint, run.schedule) == ("fallback-endpoint", SCHEDULE)
     assert run.report_uri == f"s3://{BUCKET}/adhoc/output/constraint_violations.json"
+
+
+def state_machine_event(error: str, cause: str, name: str = "run-2026-11-25T14-00") -> dict:
+    arn = f"arn:aws:states:{REGION}:123456789012:execution:churn-dev-monitoring:{name}"
+    return {"version": "0", "id": f"sfn-{name}", "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "123456789012", "time": "2026-11-25T14:20:00Z", "region": REGION,
+            "resources": [arn],
+            "detail": {"executionArn": arn, "name": name, "status": "FAILED",
+                       "stateMachineArn": arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+                       "startDate": 1764079200000, "stopDate": 1764082800000, "input": "{}", "output": None,
+                       "error": error, "cause": cause}}
+
+
+@pytest.fixture
+def named(monkeypatch):
+    """The function's environment as RunAlerts sets it (names, marker bucket)."""
+    monkeypatch.setenv("MARKER_BUCKET", BUCKET)
+    monkeypatch.setenv("ENDPOINT_NAME", "churn-dev")
+    monkeypatch.setenv("SCHEDULE_NAME", SCHEDULE)
+
+
+SELF_HOSTED_JOB = "churn-dev-data-quality-2026112514"
+FAILED_JOB_CAUSE = json.dumps({
+    "ProcessingJobName": SELF_HOSTED_JOB, "ProcessingJobStatus": "Failed",
+    "FailureReason": "AlgorithmError: the analyzer exited with code 1",
+    "ExitMessage": "MalformedCaptureError: capture line 3 is not JSON",
+    "Environment": {"start_time": "2026-11-25T13:00:00Z", "end_time": "2026-11-25T14:00:00Z"}})
+
+
+def test_a_state_machine_ended_by_its_job_alerts_as_that_jobs_failure_once(aws, named):
+    s3, received = aws
+    handler.handler(state_machine_event(JOB_FAILED_ERROR, FAILED_JOB_CAUSE), None)
+    # A re-run of the hour ends with the same job's failure; the job's own event (were it routed here)
+    # is the same run and status: neither alerts again.
+    handler.handler(state_machine_event(JOB_FAILED_ERROR, FAILED_JOB_CAUSE, name="manual-rerun"), None)
+    handler.handler(event_with(ProcessingJobName=SELF_HOSTED_JOB, ProcessingJobStatus="Failed"), None)
+    (message,) = received()
+    assert message["Subject"] == f"churn-dev: monitoring run Failed ({SELF_HOSTED_JOB})"
+    body = message["Message"]
+    assert "Failure reason: AlgorithmError: the analyzer exited with code 1" in body
+    assert "Exit message: MalformedCaptureError: capture line 3 is not JSON" in body
+    assert "Analysed window: 2026-11-25T13:00:00Z to 2026-11-25T14:00:00Z" in body
+    assert f"#/processing-jobs/{SELF_HOSTED_JOB}" in body
+    marker = f"alert-markers/churn-dev/processing-job/{SELF_HOSTED_JOB}/Failed"
+    assert s3.head_object(Bucket=BUCKET, Key=marker)
+
+
+@pytest.mark.parametrize("cause", ["not json", json.dumps({"ProcessingJobName": SELF_HOSTED_JOB}), "[]"])
+def test_a_job_failure_cause_of_another_shape_is_quoted_as_the_state_machines_failure(aws, named, cause):
+    _, received = aws
+    handler.handler(state_machine_event(JOB_FAILED_ERROR, cause), None)
+    (message,) = received()
+    assert message["Subject"] == "churn-dev: monitoring state machine FAILED (run-2026-11-25T14-00)"
+    assert f"Failure reason: {JOB_FAILED_ERROR}: {cause}" in message["Message"]
+
+
+def self_hosted_run_events(template: dict, reasons: dict) -> tuple[dict, dict]:
+    """What a failed self-hosted run emits, built from the synthesized state machine: the job's
+    state-change event (detail: the RunAnalyzer request, as DescribeProcessingJob returns it, with the
+    job's status and reasons) and the execution's failure (the JobFailed state's error and cause)."""
+    definition = state_machine_definition(template)
+    variables = window_variables(definition, {"scheduledTime": "2026-11-25T14:00:00Z"})
+    job = {**processing_job(definition, variables), "ProcessingJobStatus": "Failed", **reasons}
+    summary = {key: job[key] for key in ("ProcessingJobName", "ProcessingJobStatus", *reasons)}
+    walked = walk(definition, "FindJob", variables, {
+        "FindJob": [{"ProcessingJobSummaries": []}, {"ProcessingJobSummaries": [summary]}],
+        "RunAnalyzer": [{"Error": "States.TaskFailed", "Cause": "the job failed"}]})
+    machine = next(k for k in template["Resources"] if k.startswith("SelfHostedScheduleStateMachine")
+                   and template["Resources"][k]["Type"] == "AWS::StepFunctions::StateMachine")
+    execution = state_machine_event(walked["error"], walked["cause"])
+    execution["detail"]["stateMachineArn"] = f"<{machine}>"
+    return {"source": "aws.sagemaker", "detail-type": "SageMaker Processing Job State Change", "detail": job}, execution
+
+
+def route(template: dict, sent: list[dict]) -> list[dict]:
+    """The events that the template's EventBridge rules deliver (to a queue standing in for the function)."""
+    eventbridge, sqs = boto3.client("events"), boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="routed")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for logical_id, rule in template["Resources"].items():
+        if rule["Type"] == "AWS::Events::Rule":
+            pattern = render_tree(rule["Properties"]["EventPattern"])
+            eventbridge.put_rule(Name=logical_id, EventPattern=json.dumps(pattern))
+            eventbridge.put_targets(Rule=logical_id, Targets=[{"Id": "alerts", "Arn": queue_arn}])
+    eventbridge.put_events(Entries=[
+        {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])} for e in sent])
+    return drain(sqs, queue_url)
+
+
+def test_a_failed_self_hosted_run_alerts_once_with_the_jobs_reason(aws, named):
+    """The synthesized rules route a failed run's two events; the function turns them into one alert."""
+    _, received = aws
+    template = templates("dev", "self-hosted")["monitoring"].to_json()
+    reasons = {"FailureReason": "AlgorithmError: the analyzer exited with code 1",
+               "ExitMessage": "MalformedCaptureError: capture line 3 of 2026/11/25/13/07-x.jsonl is not JSON"}
+    job_event, execution_event = self_hosted_run_events(template, reasons)
+    completed = copy.deepcopy(job_event)
+    completed["detail"].update(ProcessingJobStatus="Completed", ProcessingJobName=SELF_HOSTED_JOB[:-2] + "15",
+                               ExitMessage="Completed: Job completed successfully with no violations.")
+
+    routed = route(template, [job_event, execution_event, completed])
+    # The job's Failed event is not routed (the execution reports it); a completed job still is.
+    assert sorted((e["detail-type"], e["detail"].get("status") or e["detail"]["ProcessingJobStatus"])
+                  for e in routed) == [("SageMaker Processing Job State Change", "Completed"),
+                                       ("Step Functions Execution Status Change", "FAILED")]
+    for event in routed:
+        handler.handler(event, None)
+    (message,) = received()
+    assert message["Subject"] == f"churn-dev: monitoring run Failed ({job_event['detail']['ProcessingJobName']})"
+    assert f"Failure reason: {reasons['FailureReason']}" in message["Message"]
+    assert f"Exit message: {reasons['ExitMessage']}" in message["Message"]

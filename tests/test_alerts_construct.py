@@ -59,7 +59,8 @@ def test_rule_matches_terminal_states_of_this_stacks_runs_only(built):
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Processing Job State Change"],
         "detail": {
-            "ProcessingJobStatus": ["Completed", "Failed", "Stopped"],
+            # The state machine reports its failed jobs: only a completed job alerts from its own event.
+            "ProcessingJobStatus": ["Completed"],
             "$or": [
                 {"Environment": {"sagemaker_endpoint_name": ["churn-dev"],
                                  "sagemaker_monitoring_schedule_name": [SCHEDULE]}},
@@ -73,6 +74,15 @@ def test_rule_matches_terminal_states_of_this_stacks_runs_only(built):
     for rule in rules.values():
         (target,) = rule["Targets"]
         assert target["Arn"] == arn(stack, construct.function)
+
+
+def test_without_a_state_machine_every_terminal_job_state_alerts():
+    _, construct = build(state_machine_arn=None, job_name_prefixes=[])
+    assert construct.state_machine_rule is None
+    template = Template.from_stack(construct.node.scope)
+    (rule,) = resources(template, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"]["detail"]["ProcessingJobStatus"] == ["Completed", "Failed", "Stopped"]
+    assert rule["Properties"]["Description"] == "churn-dev's monitoring jobs that ended Completed, Failed, Stopped"
 
 
 def test_managed_schedule_narrows_by_its_arn():

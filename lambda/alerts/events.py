@@ -3,7 +3,10 @@
 Two event kinds reach the function (contract, section 8):
 - `SageMaker Processing Job State Change`: `detail` is the DescribeProcessingJob shape. The run's
   report folder is its S3 output, laid out `.../<endpoint>/<schedule>/yyyy/mm/dd/HH/`.
-- `Step Functions Execution Status Change`: the self-hosted engine's state machine failed.
+- `Step Functions Execution Status Change`: the self-hosted engine's state machine failed. When it
+  failed because its job did (error `JOB_FAILED_ERROR`), the cause is the job's DescribeProcessingJob
+  subset and the run is read as that job's, like a job event: the alert names the job, its reason and
+  exit message, and shares the job's de-duplication key.
 
 Endpoint and schedule names come from the job's container environment when present (both engines
 set `sagemaker_endpoint_name` / `sagemaker_monitoring_schedule_name`), else from the report path,
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from contract.errors import EventShapeError
-from contract.events import PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT
+from contract.events import JOB_FAILED_ERROR, PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT
 from contract.layout import VIOLATIONS_FILE, report_folder_names, split_s3_uri
 from contract.processing import OUTPUT_PATH, Env, exit_message_has_violations
 
@@ -147,7 +150,23 @@ def _processing_job_run(event: Mapping, detail: Mapping, defaults: Defaults) -> 
     )
 
 
+def _failed_job(detail: Mapping) -> Mapping | None:
+    """The job summary a `JOB_FAILED_ERROR` failure carries as its cause; None for any other failure (or a
+    cause that is not such a summary, which is then quoted as it is)."""
+    if detail.get("error") != JOB_FAILED_ERROR or not isinstance(detail.get("cause"), str):
+        return None
+    try:
+        job = json.loads(detail["cause"])
+    except ValueError:
+        return None
+    names = ("ProcessingJobName", "ProcessingJobStatus")
+    return job if isinstance(job, Mapping) and all(isinstance(job.get(name), str) for name in names) else None
+
+
 def _state_machine_run(event: Mapping, detail: Mapping, defaults: Defaults) -> Run:
+    job = _failed_job(detail)
+    if job is not None:
+        return _processing_job_run(event, job, defaults)
     execution_arn = _text(detail, "executionArn", "detail")
     region = _region(event, defaults)
     reason = ": ".join(str(detail[k]) for k in ("error", "cause") if detail.get(k))

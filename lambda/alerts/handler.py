@@ -4,7 +4,9 @@ Invoked asynchronously by EventBridge (the rule narrows events to this stack's m
 every run event received here is alerted on):
 - processing job `Completed` with violations -> a summary of `constraint_violations.json`;
   `Completed` without violations -> no alert (a debug log line);
-- processing job `Failed` / `Stopped`, state machine `FAILED` / `TIMED_OUT` / `ABORTED` -> a failure alert;
+- processing job `Failed` / `Stopped`, state machine `FAILED` / `TIMED_OUT` / `ABORTED` -> a failure alert
+  (the self-hosted engine's rule passes only completed jobs: its failed job arrives once, as the state
+  machine's failure, and is alerted as that job's, see `events`);
 - a report that is missing, truncated or malformed, or an event of an unexpected shape -> an error
   log line and an alert saying what could not be read and where it is.
 

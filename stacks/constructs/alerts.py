@@ -37,7 +37,7 @@ from contract.events import (
 )
 from contract.layout import REPORTS_PREFIX, alert_marker_prefix
 from contract.metrics import ENDPOINT_DIMENSION, NAMESPACE, SCHEDULE_DIMENSION, feature_drift_metric
-from contract.processing import TERMINAL_JOB_STATUSES, Env
+from contract.processing import JOB_COMPLETED, TERMINAL_JOB_STATUSES, Env
 from stacks.constructs.lambda_assets import PROJECT_ROOT, handler_files, lambda_code
 from stacks.constructs.log_groups import log_group
 from stacks.iam import add_statements
@@ -74,21 +74,24 @@ class RunAlertsProps:
     monitoring_schedule_arn: str | None = None
     """Managed engine: the schedule whose executions alert (`MonitoringScheduleArn` in the event)."""
     state_machine_arn: str | None = None
-    """Self-hosted engine: its state machine, whose own failures (FAILED, TIMED_OUT, ABORTED) alert."""
+    """Self-hosted engine: its state machine, whose failures (FAILED, TIMED_OUT, ABORTED) alert. It also
+    ends with its job's failure (`JOB_FAILED_ERROR`, with the job's reason), so this engine's job events
+    alert only when a job completed: one alert per failed run."""
 
 
 def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes: Sequence[str] = (),
-                      monitoring_schedule_arn: str | None = None) -> events.EventPattern:
-    """Terminal states of this stack's monitoring runs. A run is ours if its container environment names
-    this endpoint and schedule (both engines set these, contract section 2), or its job name has one of
-    the prefixes, or it belongs to the managed schedule."""
+                      monitoring_schedule_arn: str | None = None,
+                      statuses: Sequence[str] = TERMINAL_JOB_STATUSES) -> events.EventPattern:
+    """This stack's monitoring runs ending in one of `statuses`. A run is ours if its container environment
+    names this endpoint and schedule (both engines set these, contract section 2), or its job name has one
+    of the prefixes, or it belongs to the managed schedule."""
     ours: list[dict] = [{"Environment": {Env.ENDPOINT_NAME: [endpoint_name],
                                          Env.SCHEDULE_NAME: [schedule_name]}}]
     if job_name_prefixes:
         ours.append({"ProcessingJobName": [{"prefix": prefix} for prefix in job_name_prefixes]})
     if monitoring_schedule_arn:
         ours.append({"MonitoringScheduleArn": [monitoring_schedule_arn]})
-    detail: dict = {"ProcessingJobStatus": list(TERMINAL_JOB_STATUSES)}
+    detail: dict = {"ProcessingJobStatus": list(statuses)}
     # EventBridge's $or needs two or more alternatives.
     detail.update(ours[0] if len(ours) == 1 else {"$or": ours})
     return events.EventPattern(source=[SAGEMAKER_SOURCE], detail_type=[PROCESSING_JOB_EVENT], detail=detail)
@@ -208,10 +211,13 @@ class RunAlerts(Construct):
     def _rules(self, props: RunAlertsProps) -> None:
         """The EventBridge rules that send the ends of this stack's runs to the Lambda."""
         target = targets.LambdaFunction(self.function, retry_attempts=4, max_event_age=Duration.hours(2))
+        # The state machine reports its failed jobs itself (see RunAlertsProps.state_machine_arn).
+        statuses = (JOB_COMPLETED,) if props.state_machine_arn else TERMINAL_JOB_STATUSES
         self.run_rule = events.Rule(
-            self, "RunStateChange", description=f"Terminal states of {props.endpoint_name}'s monitoring runs",
+            self, "RunStateChange",
+            description=f"{props.endpoint_name}'s monitoring jobs that ended {', '.join(statuses)}",
             event_pattern=run_event_pattern(props.endpoint_name, props.schedule_name, props.job_name_prefixes,
-                                            props.monitoring_schedule_arn),
+                                            props.monitoring_schedule_arn, statuses),
             targets=[target],
         )
         self.state_machine_rule = None

@@ -5,8 +5,28 @@ scheduled time. The state machine (JSONata, no Lambda) computes the previous hou
 folder, report folder and job name; fails the run with the service's reason "Job inputs had no data"
 when the hour has no capture file (CreateProcessingJob itself rejects an empty input prefix); runs
 `python3 -m analyzer container` with `createProcessingJob.sync`; then publishes the run's metrics file
-with PutMetricData (the job is network-isolated: no network, no credentials). A failed run fails the
-execution, which EventBridge reports as a `Step Functions Execution Status Change` event.
+with PutMetricData (the job is network-isolated: no network, no credentials).
+
+Creating the job is idempotent. Its name is fixed per hour (`<prefix><yyyymmddHH>`, so an hour is
+analysed at most once) and SageMaker refuses a second job of a name, while a Step Functions retry
+re-sends identical arguments. So the state machine looks the hour's job up (FindJob) before creating
+it and after any error of the create task, and acts on what it finds:
+- no job: create it (RunAnalyzer), at most MAX_CREATE_ATTEMPTS times;
+- InProgress or Stopping: wait POLL_SECONDS and look again: a retried create, or a re-run of the
+  hour, waits on the existing job instead of creating another;
+- Completed: publish its metrics;
+- Failed or Stopped: end the execution with JOB_FAILED_ERROR, whose cause carries the job's
+  FailureReason and ExitMessage (as a DescribeProcessingJob-shaped JSON object the alerts read).
+FindJob uses ListProcessingJobs: it answers an empty list for a job that does not exist, where
+DescribeProcessingJob answers a generic ValidationException that Step Functions cannot tell apart
+from throttling. The create task retries only `SageMaker.ResourceLimitExceededException` (a quota or
+capacity refusal: no job exists), with backoff. Every other error is caught and decided by the lookup:
+throttling and a "name already exists" both arrive as the generic `SageMaker.AmazonSageMakerException`,
+and the task also fails when the job it waits on fails.
+
+A failed run fails the execution, which EventBridge reports as a `Step Functions Execution Status
+Change` event: the run's one failure alert (the alerts' job-event rule passes only this engine's
+completed jobs, see `alerts.RunAlerts`).
 """
 
 from __future__ import annotations
@@ -18,19 +38,24 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contract.events import JOB_FAILED_ERROR, NO_DATA_ERROR
 from contract.layout import monitoring_job_prefix
 from contract.metrics import BATCH_SIZE as METRICS_BATCH
 from contract.metrics import METRICS_FILE, METRICS_FOLDER, NAMESPACE
 from contract.processing import (
+    ACTIVE_JOB_STATUSES,
     CODE_INPUT,
     CODE_INPUT_PATH,
     CONSTRAINTS_INPUT,
     CONSTRAINTS_INPUT_DIR,
     ENDPOINT_INPUT,
     ENDPOINT_INPUT_PATH,
+    JOB_COMPLETED,
     NO_DATA_REASON,
     STATISTICS_INPUT,
     STATISTICS_INPUT_DIR,
+    UNSUCCESSFUL_JOB_STATUSES,
+    Env,
     ProcessingInput,
     ProcessingJobSpec,
     monitoring_environment,
@@ -39,11 +64,12 @@ from contract.processing import (
 from stacks.constructs.analyzer_job import VOLUME_SIZE_GB, grant_run_jobs
 from stacks.constructs.log_groups import log_group
 from stacks.constructs.monitoring_job import MonitoringProps, grant_put_metrics, monitoring_job_role
-from stacks.nag import acknowledge_wildcard_resource
+from stacks.nag import acknowledge_wildcard_resources
 
-NO_DATA_ERROR = "NoCapturedData"
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerProcessingJobsRule"
 HOUR_MS = 3_600_000
+MAX_CREATE_ATTEMPTS = 3
+POLL_SECONDS = 60
 
 
 def _expr(body: str) -> str:
@@ -110,17 +136,14 @@ class SelfHostedSchedule(Construct):
     def _definition(self, props: MonitoringProps) -> sfn.IChainable:
         hour, window = self._window(props)
         find_captures, no_data = self._find_captures(props)
-        run = self._run_analyzer(props)
-        read_metrics, publish, done = self._publish_metrics(props)
+        read_metrics = self._publish_metrics(props)
+        find_job = self._run_job(props, completed=read_metrics)
         return (
             hour.next(window)
             .next(find_captures)
             .next(
                 sfn.Choice.jsonata(self, "HasCaptures")
-                .when(
-                    sfn.Condition.jsonata(_expr("$captureFiles > 0")),
-                    run.next(read_metrics).next(publish).next(done),
-                )
+                .when(sfn.Condition.jsonata(_expr("$captureFiles > 0")), find_job)
                 .otherwise(no_data)
             )
         )
@@ -149,6 +172,9 @@ class SelfHostedSchedule(Construct):
                 "hourFolder": _expr(_utc(start, FOLDER)),
                 "reportFolder": _expr(f"'{props.report_key_prefix}' & {_utc(end, FOLDER)}"),
                 "jobName": _expr(f"'{self.processing_job_name_prefix}' & {_utc(end, JOB_SUFFIX)}"),
+                # Set by RunAnalyzer's catcher: how many creates failed, and the last one's error.
+                "createAttempts": 0,
+                "createError": {},
             },
         )
         return hour, window
@@ -182,7 +208,50 @@ class SelfHostedSchedule(Construct):
         )
         return find_captures, no_data
 
-    def _run_analyzer(self, props: MonitoringProps) -> sfn.CustomState:
+    def _run_job(self, props: MonitoringProps, *, completed: sfn.IChainable) -> sfn.CustomState:
+        """FindJob and what follows it: create the hour's job, wait on it, or end with its outcome."""
+        find_job = sfn.CustomState(
+            self,
+            "FindJob",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:sagemaker:listProcessingJobs",
+                "Arguments": {"NameContains": _expr("$jobName"), "MaxResults": 100},
+                # The summary of the job of exactly this name ({} when there is none).
+                "Output": _expr(
+                    "($job := $states.result.ProcessingJobSummaries[ProcessingJobName = $jobName];"
+                    " $exists($job) ? $job[0] : {})"
+                ),
+            },
+        )
+        # A read: safe to repeat on any error of the call.
+        find_job.add_retry(
+            errors=["SageMaker.SageMakerException", "SageMaker.SdkClientException"],
+            max_attempts=4,
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+        )
+        wait = sfn.Wait.jsonata(self, "WaitForJob", time=sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)))
+        run = self._run_analyzer(props, after_error=wait)
+        status = "$states.input.ProcessingJobStatus"
+        find_job.next(
+            sfn.Choice.jsonata(self, "JobState")
+            .when(sfn.Condition.jsonata(_expr(f"{status} = '{JOB_COMPLETED}'")), completed)
+            .when(sfn.Condition.jsonata(_expr(f"{status} in {_list(UNSUCCESSFUL_JOB_STATUSES)}")),
+                  self._job_failed())
+            .when(sfn.Condition.jsonata(_expr(f"{status} in {_list(ACTIVE_JOB_STATUSES)}")), wait)
+            .when(sfn.Condition.jsonata(_expr(f"$createAttempts < {MAX_CREATE_ATTEMPTS}")), run)
+            .otherwise(
+                sfn.Fail.jsonata(
+                    self, "CreateFailed", error=_expr("$createError.Error"), cause=_expr("$createError.Cause")
+                )
+            )
+        )
+        wait.next(find_job)
+        run.next(completed)
+        return find_job
+
+    def _run_analyzer(self, props: MonitoringProps, *, after_error: sfn.IChainable) -> sfn.CustomState:
         run = sfn.CustomState(
             self,
             "RunAnalyzer",
@@ -192,16 +261,39 @@ class SelfHostedSchedule(Construct):
                 "Arguments": self._processing_job(props),
             },
         )
-        # Throttling and transient API errors surface as the service's generic exception.
+        # A quota or capacity refusal: the job was not created, and capacity frees up within minutes.
         run.add_retry(
-            errors=["SageMaker.AmazonSageMakerException", "ThrottlingException"],
-            max_attempts=4,
-            interval=Duration.seconds(15),
+            errors=["SageMaker.ResourceLimitExceededException"],
+            max_attempts=3,
+            interval=Duration.seconds(30),
             backoff_rate=2,
+            max_delay=Duration.minutes(5),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # Anything else may have left a job behind (or is the job's own failure): look before acting.
+        run.add_catch(
+            after_error,
+            errors=["States.ALL"],
+            assign={"createAttempts": _expr("$createAttempts + 1"), "createError": _expr("$states.errorOutput")},
         )
         return run
 
-    def _publish_metrics(self, props: MonitoringProps) -> tuple[sfn.CustomState, sfn.Map, sfn.Succeed]:
+    def _job_failed(self) -> sfn.Fail:
+        """The run's end when its job failed or was stopped: the job's summary, in the shape the alerts read
+        (a DescribeProcessingJob subset, with the analysed window as the job's environment states it)."""
+        job = "$states.input"
+        return sfn.Fail.jsonata(
+            self,
+            "JobFailed",
+            error=JOB_FAILED_ERROR,
+            cause=_expr(
+                f"$string({{'ProcessingJobName': $jobName, 'ProcessingJobStatus': {job}.ProcessingJobStatus, "
+                f"'FailureReason': {job}.FailureReason, 'ExitMessage': {job}.ExitMessage, "
+                f"'Environment': {{'{Env.START_TIME}': $windowStart, '{Env.END_TIME}': $windowEnd}}}})"
+            ),
+        )
+
+    def _publish_metrics(self, props: MonitoringProps) -> sfn.CustomState:
         """Read the run's metrics file and publish its values in batches; then the run is done."""
         read_metrics = sfn.CustomState(
             self,
@@ -235,7 +327,8 @@ class SelfHostedSchedule(Construct):
             ),
         )
         publish.item_processor(put_metrics)
-        return read_metrics, publish, done
+        read_metrics.next(publish).next(done)
+        return read_metrics
 
     def _put_metrics(self) -> sfn.CustomState:
         put_metrics = sfn.CustomState(
@@ -251,11 +344,8 @@ class SelfHostedSchedule(Construct):
             },
         )
         put_metrics.add_retry(
-            errors=[
-                "CloudWatch.CloudWatchException",
-                "CloudWatch.LimitExceededException",
-                "ThrottlingException",
-            ],
+            # Throttling arrives as the generic exception: the SDK integration raises no bare ThrottlingException.
+            errors=["CloudWatch.CloudWatchException", "CloudWatch.LimitExceededException"],
             max_attempts=5,
             interval=Duration.seconds(5),
             backoff_rate=2,
@@ -323,6 +413,8 @@ class SelfHostedSchedule(Construct):
                 [bucket],
                 {"StringLike": {"s3:prefix": [f"{props.capture_key_prefix}*"]}},
             ),
+            # FindJob: ListProcessingJobs supports no resource-level scoping.
+            ("FindJobs", ["sagemaker:ListProcessingJobs"], ["*"], None),
             ("ReadMetricsFiles", ["s3:GetObject"], [metrics_files], None),
             (
                 "DecryptMetricsFiles",
@@ -335,9 +427,18 @@ class SelfHostedSchedule(Construct):
                 iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
             )
         grant_put_metrics(role)
-        acknowledge_wildcard_resource(
-            role, metrics_files, "The run's metrics file, in any hour folder of this schedule's reports."
+        acknowledge_wildcard_resources(
+            role,
+            (
+                (metrics_files, "The run's metrics file, in any hour folder of this schedule's reports."),
+                ("*", "sagemaker:ListProcessingJobs supports no resource scoping; it only reads job summaries."),
+            ),
         )
+
+
+def _list(values: tuple[str, ...]) -> str:
+    """A JSONata array of string literals."""
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
 
 
 def _retry_s3(state: sfn.CustomState) -> None:
