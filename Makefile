@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The image parity check's environment: the processing image's Python and libraries (scripts/image_parity.py).
+IMAGE_VENV := .venv-image
 CDK := node_modules/.bin/cdk
 ENVIRONMENTS := dev prod
 ENGINES := self-hosted managed
@@ -13,12 +15,12 @@ BASELINE_DATA := model/build/baseline-dataset.csv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup model lint actionlint test pytest browser synth synth-all cfn-lint demo clean
+.PHONY: help setup model lint actionlint test pytest image-parity browser synth synth-all cfn-lint demo clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-image.txt requirements-parity.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found " + sys.version.split()[0] + ")")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -49,6 +51,14 @@ actionlint: setup ## actionlint (with shellcheck) on .github/workflows
 pytest: setup $(MODEL) browser
 	$(PY) -m pytest
 
+# Built by .venv's Python (order only: a .venv update does not rebuild it).
+$(IMAGE_VENV)/.installed: requirements-image.txt requirements-parity.txt | $(VENV)/.installed
+	$(PY) -m scripts.image_parity setup $(IMAGE_VENV)
+	@touch $@
+
+image-parity: $(IMAGE_VENV)/.installed $(MODEL) $(BASELINE_DATA) ## The analyzer's tests and baselines under the processing image's Python and libraries
+	$(PY) -m scripts.image_parity check $(IMAGE_VENV)
+
 # The HTML report test renders the page in Debian's chromium; install it when it is missing.
 browser: ## Install Debian's chromium (headless, for the HTML report test) if missing
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get) for the HTML report test"; \
@@ -69,12 +79,12 @@ cfn-lint: synth-all ## cfn-lint on every synthesized template (errors fail)
 	@rc=0; $(VENV)/bin/cfn-lint cdk.out.*/*.template.json || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint found errors"; exit 1; fi; echo "cfn-lint: no errors"
 
-test: lint actionlint pytest cfn-lint ## Everything CI runs: ruff, actionlint, pytest, synth of every environment, cdk-nag, cfn-lint
+test: lint actionlint pytest image-parity cfn-lint ## Everything CI runs: ruff, actionlint, pytest, the image parity check, synth of every environment, cdk-nag, cfn-lint
 
 demo: setup model synth ## The whole monitoring loop offline (emulated AWS), then what a deploy would create
 	$(PY) -m workshop demo
 	@echo; echo "== What 'cdk deploy' would create (cdk.out, env=dev)"
 	$(PY) -m scripts.deploy_summary cdk.out
 
-clean: ## Remove generated files (keeps .venv and node_modules)
+clean: ## Remove generated files (keeps .venv, .venv-image and node_modules)
 	rm -rf cdk.out cdk.out.* model/build build

@@ -33,9 +33,13 @@ class ImageSpec:
 XGBOOST_SERVING = ImageSpec("xgboost", "3.0-5", image_scope="inference")
 # The prebuilt Model Monitor analyzer (managed engine).
 MODEL_MONITOR = ImageSpec("model-monitor")
-# Python 3.12, numpy 2.1, pyarrow 17: runs the project's analyzer (self-hosted engine) with no Docker build.
-SKLEARN_PROCESSING = ImageSpec("sklearn", "1.4-2-py312", image_scope="training", py_version="py3",
+# Runs the project's analyzer (self-hosted engine and baseline job) with no Docker build: it has the
+# analyzer's numpy and pyarrow at the versions of requirements-image.txt. End of patch 2027-07-16 (AWS Deep
+# Learning Containers' support policy). Moving to its successor: README, "The self-hosted engine's image".
+SKLEARN_PROCESSING = ImageSpec("sklearn", "1.9-0", image_scope="training", py_version="py3",
                                instance_type="ml.m5.xlarge")
+# That image's Python (major.minor): the image parity check runs the analyzer's tests under it where it can.
+SKLEARN_PROCESSING_PYTHON = "3.12"
 
 
 def _registry_regions(tree: object) -> set[str]:

@@ -1,8 +1,9 @@
 """How a SageMaker Processing job runs a data-quality analyzer, for both engines.
 
 `managed`: the prebuilt Model Monitor analyzer image. `self-hosted`: the project's `analyzer` package on
-the prebuilt scikit-learn image (Python 3.12, numpy 2.1, pyarrow 17: everything the package imports),
-no Docker build. The package and the `contract` package it imports are uploaded as one zip asset,
+the prebuilt scikit-learn image (`images.SKLEARN_PROCESSING`: Python 3.12 with the numpy and pyarrow of
+requirements-image.txt, everything the package imports), no Docker build. The package and the
+`contract` package it imports are uploaded as one zip asset,
 which arrives as a processing input under CODE_INPUT_PATH and is imported straight from the zip
 through PYTHONPATH (zipimport): the job runs `python3 -m analyzer container`, configured by the
 contract's environment variables (section 2).
