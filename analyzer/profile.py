@@ -177,6 +177,8 @@ class Profiler:
         self._pending: dict[int, list[Sequence[pa.Array]]] = {}
         self._pending_rows = 0
         self._rows = 0
+        # Numeric calls of flushes made before the aggregator is chosen (see `_numeric_call`).
+        self._held: list[tuple[str, object]] = []
         if background:
             self._aggregator()  # start the child now: its start-up overlaps the first reads
 
@@ -208,7 +210,20 @@ class Profiler:
                 if background
                 else numeric.NumericAggregator(width, self._partitions)
             )
+            held, self._held = self._held, []
+            for method, argument in held:
+                getattr(self._numeric, method)(argument)
         return self._numeric
+
+    def _numeric_call(self, method: str, argument: object) -> None:
+        """`add` or `drop` on the aggregator; held back while it is not chosen yet. A flush can come
+        before the input reaches `PROCESS_AFTER_ROWS` (a wide table's flush holds fewer rows): its
+        numbers then wait, so that a large input still gets the child process (their memory is
+        bounded by `PROCESS_AFTER_ROWS` rows of one index per value)."""
+        if self._numeric is None and self._background is None and self._rows < PROCESS_AFTER_ROWS:
+            self._held.append((method, argument))
+        else:
+            getattr(self._aggregator(), method)(argument)
 
     def _flush(self) -> None:
         # Batches in partition order; each partition's rows form one contiguous range.
@@ -221,7 +236,6 @@ class Profiler:
             row += rows
         self._rows += row
         ordered = [columns for _, batches in pending for columns in batches]
-        aggregator = self._aggregator()
         sent, dropped = [], []
         for c, column in enumerate(self._columns):
             # All partitions of a column at once: one dictionary, typed and hashed once.
@@ -236,8 +250,8 @@ class Profiler:
                 if not math.isnan(low):
                     column.minimum, column.maximum = min(column.minimum, low), max(column.maximum, high)
         if dropped:
-            aggregator.drop(dropped)
-        aggregator.add(sent)
+            self._numeric_call("drop", dropped)
+        self._numeric_call("add", sent)
 
     @staticmethod
     def _joined(arrays: list[pa.Array]) -> pa.Array:

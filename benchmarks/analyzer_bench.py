@@ -2,16 +2,26 @@
 
     python -m benchmarks.analyzer_bench               # 1,000,000 rows x 70 columns, 1,000,000 captures
     python -m benchmarks.analyzer_bench --rows 50000  # quick run
+    python -m benchmarks.analyzer_bench --records-per-file 20000 --workdir build/bench --reuse
 
 Generates churn-shaped data in a temporary folder (`model.synthetic` when importable, else a
-numpy stand-in): a baseline CSV with header and capture files in the service's layout (one
-JSON-lines file per 1,000 records). Each phase runs in its own subprocess, which reports its
-wall time and peak resident memory (ru_maxrss):
+numpy stand-in): a baseline CSV with header, and the same capture records (about 20,000 a minute,
+a busy endpoint) in the service's layout once per `--records-per-file` (default: 1,000 and
+20,000, the size of the file the service rolls each minute at that rate). Each phase runs in its
+own subprocess, which reports its wall and CPU time (its child processes included):
 
 - csv floor: `pyarrow.csv.read_csv` of the baseline CSV;
 - baseline: `analyzer.baseline.suggest_baseline` of the same file;
-- json floor: `pyarrow.json.read_json` of every capture file;
-- monitoring: `analyzer.monitor.run_monitoring` of the captures against the baseline.
+- json floor, per file size: one `pyarrow.json.read_json` per capture file, in the analyzer's
+  order (what it takes to merely parse those files);
+- monitoring, per file size: `analyzer.monitor.run_monitoring` of the captures against the
+  baseline (outputs in `<workdir>/monitoring/<n>-per-file`: the same records give the same files).
+
+Peak memory is the whole process tree's (the analyzer runs its numeric aggregation in a child
+process): the resident sizes of the phase's process and its descendants, read from /proc every
+`SAMPLE_SECONDS` and added up, and never below either process's own `ru_maxrss`. (Adding the
+processes' `ru_maxrss` instead would add peaks reached at different times.) Without /proc the
+sum of the `ru_maxrss` of the phase and its largest child is shown, an upper bound.
 
 The phases run in rounds (`--repeat`, default 3: floor, analyzer, floor, analyzer, ... in every
 round, so a slow spell of a shared machine hits floors and analyzer alike). Each phase's time is
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import resource
@@ -32,14 +43,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from contract.layout import capture_file_key, format_time
+
 CHUNK_ROWS = 20_000
-RECORDS_PER_FILE = 1_000
+RECORDS_PER_FILE = (1_000, 20_000)
+SEED_RECORDS = 1_000  # capture records drawn per seed: the same records whatever the file size
+RECORD_SECONDS = 0.003  # between two capture records: 20,000 a minute
+SAMPLE_SECONDS = 0.01  # between two readings of the phase's process tree's memory
 TARGETS = {"baseline": 2.5, "monitoring": 2.0}
 PEAK_TARGET_MB = 600
 
@@ -77,7 +95,8 @@ def _generator():
     )
 
 
-def generate(folder: str, rows: int, captures: int) -> tuple[str, str]:
+def generate_dataset(folder: str, rows: int) -> str:
+    """The baseline CSV (with its label column first): `folder`/train.csv."""
     header, make_rows = _generator()
     dataset = os.path.join(folder, "train.csv")
     with open(dataset, "w", newline="", encoding="utf-8") as out:
@@ -86,44 +105,58 @@ def generate(folder: str, rows: int, captures: int) -> tuple[str, str]:
         for start in range(0, rows, CHUNK_ROWS):
             writer.writerows(make_rows(min(CHUNK_ROWS, rows - start), start // CHUNK_ROWS, True))
             print(f"  baseline rows: {min(start + CHUNK_ROWS, rows):,}/{rows:,}", flush=True)
-    capture_root = os.path.join(folder, "captures")
-    opened = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    return dataset
+
+
+def _records(captures: int) -> Iterator[tuple[int, list[str], float]]:
+    """(index, feature row, score) of each capture record: drawn `SEED_RECORDS` at a time, so they
+    do not depend on how many go in a file."""
+    _header, make_rows = _generator()
     rng = np.random.default_rng(7)
-    time_format = "%Y-%m-%dT%H:%M:%SZ"
-    written = 0
-    while written < captures:
-        count = min(RECORDS_PER_FILE, captures - written)
-        feature_rows = make_rows(count, 10_000 + written // RECORDS_PER_FILE, False)
-        scores = rng.random(count)
-        folder_path = os.path.join(capture_root, "churn", "AllTraffic", opened.strftime("%Y/%m/%d/%H"))
-        os.makedirs(folder_path, exist_ok=True)
-        name = f"{opened:%M-%S}-000-{uuid.uuid4()}.jsonl"
-        with open(os.path.join(folder_path, name), "w", encoding="utf-8") as out:
-            for row, score in zip(feature_rows, scores, strict=True):
-                record = {
-                    "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": ",".join(row),
-                            "encoding": "CSV",
-                        },
-                        "endpointOutput": {
-                            "observedContentType": "text/csv; charset=utf-8",
-                            "mode": "OUTPUT",
-                            "data": f"{score}\n",
-                            "encoding": "CSV",
-                        },
-                    },
-                    "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": opened.strftime(time_format)},
-                    "eventVersion": "0",
-                }
-                out.write(json.dumps(record, separators=(",", ":")) + "\n")
-        written += count
-        opened += timedelta(seconds=1)
-        if written % 100_000 == 0 or written == captures:
-            print(f"  capture records: {written:,}/{captures:,}", flush=True)
-    return dataset, capture_root
+    for start in range(0, captures, SEED_RECORDS):
+        count = min(SEED_RECORDS, captures - start)
+        rows = make_rows(count, 10_000 + start // SEED_RECORDS, False)
+        yield from zip(range(start, start + count), rows, rng.random(count).tolist(), strict=True)
+
+
+def _record_line(row: list[str], score: float, moment: datetime) -> str:
+    record = {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": "text/csv",
+                "mode": "INPUT",
+                "data": ",".join(row),
+                "encoding": "CSV",
+            },
+            "endpointOutput": {
+                "observedContentType": "text/csv; charset=utf-8",
+                "mode": "OUTPUT",
+                "data": f"{score}\n",
+                "encoding": "CSV",
+            },
+        },
+        "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": format_time(moment)},
+        "eventVersion": "0",
+    }
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def generate_captures(root: str, captures: int, records_per_file: int) -> str:
+    """`captures` records in files of `records_per_file` under `root` (the service's layout: one
+    endpoint, one variant, hour folders, a file named by when its first record arrived)."""
+    started = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    records = _records(captures)
+    for first in range(0, captures, records_per_file):
+        opened = started + timedelta(seconds=first * RECORD_SECONDS)
+        path = os.path.join(root, *capture_file_key("churn", "AllTraffic", opened, str(uuid.uuid4())).split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as out:
+            for index, row, score in itertools.islice(records, records_per_file):
+                out.write(_record_line(row, score, started + timedelta(seconds=index * RECORD_SECONDS)))
+        written = min(first + records_per_file, captures)
+        if written % 100_000 < records_per_file or written == captures:
+            print(f"  capture records ({records_per_file:,} per file): {written:,}/{captures:,}", flush=True)
+    return root
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,8 +179,9 @@ def _baseline(dataset: str, _captures: str, work: str) -> None:
 def _json_floor(_dataset: str, captures: str, _work: str) -> None:
     import pyarrow.json
 
-    for folder, _subfolders, names in os.walk(captures):
-        for name in names:
+    for folder, subfolders, names in os.walk(captures):
+        subfolders.sort()  # the analyzer's order (`analyzer.capture_sources`)
+        for name in sorted(names):
             pyarrow.json.read_json(os.path.join(folder, name))
 
 
@@ -160,31 +194,60 @@ def _monitoring(_dataset: str, captures: str, work: str) -> None:
         captures=captures,
         statistics=os.path.join(baseline, STATISTICS_FILE),
         constraints=os.path.join(baseline, CONSTRAINTS_FILE),
-        output_dir=os.path.join(work, "monitoring"),
+        output_dir=os.path.join(work, "monitoring", os.path.basename(captures)),
     )
 
 
 PHASES = {"csv floor": _csv_floor, "baseline": _baseline, "json floor": _json_floor, "monitoring": _monitoring}
+CAPTURE_PHASES = ("json floor", "monitoring")  # run once per file size
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident kB of a process and all its descendants now (Linux's /proc)."""
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{pid}/task"):  # children are listed per thread
+                with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as children:
+                    stack.extend(int(child) for child in children.read().split())
+        except OSError:  # it ended meanwhile
+            continue
+    return total
 
 
 def _run_phase(name: str, dataset: str, captures: str, work: str) -> dict | None:
+    """Run one phase in a fresh interpreter: its own report, and the peak of its process tree."""
     command = [sys.executable, "-m", "benchmarks.analyzer_bench", "--phase", name, dataset, captures, work]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    if done.returncode != 0:
-        print(f"  {name}: failed\n{done.stderr.strip()[-2000:]}", flush=True)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    sampling = os.path.isfile(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=os.path.dirname(os.path.dirname(__file__)))
+        sampled = 0
+        while process.poll() is None:
+            if sampling:
+                sampled = max(sampled, _tree_rss_kb(process.pid))
+            time.sleep(SAMPLE_SECONDS)
+        out.seek(0), err.seek(0)
+        if process.returncode != 0:
+            print(f"  {name}: failed\n{err.read().strip()[-2000:]}", flush=True)
+            return None
+        measured = json.loads(out.read().strip().splitlines()[-1])
+    own, child = measured.pop("own_kb"), measured.pop("child_kb")
+    # Without /proc: the sum of the two peaks, an upper bound of the tree's.
+    measured["peak_mb"] = (max(sampled, own, child) if sampling else own + child) / 1024
+    return measured
 
 
 def _phase_main(name: str, dataset: str, captures: str, work: str) -> None:
     started = time.perf_counter()
     PHASES[name](dataset, captures, work)
     seconds = time.perf_counter() - started
-    # The analyzer may run its numeric aggregation in a child process: count both (their
-    # peaks added, an upper bound of the peak they reached together).
+    # RUSAGE_CHILDREN: the analyzer's numeric child process, waited for before the run returns.
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_mb": (own.ru_maxrss + children.ru_maxrss) / 1024}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "own_kb": own.ru_maxrss, "child_kb": children.ru_maxrss}))
 
 
 def _monitoring_available() -> bool:
@@ -195,10 +258,40 @@ def _monitoring_available() -> bool:
     return True
 
 
+def _prepare(work: str, rows: int, captures: int, sizes: list[int], reuse: bool) -> tuple[str, dict[int, str]]:
+    """The baseline CSV and, per file size, the capture folder (generated unless reused)."""
+    dataset = os.path.join(work, "train.csv")
+    folders = {size: os.path.join(work, "captures", f"{size}-per-file") for size in sizes}
+    if not (reuse and os.path.exists(dataset)):
+        print(f"generating {rows:,} baseline rows in {work}", flush=True)
+        generate_dataset(work, rows)
+    for size, folder in folders.items():
+        if not (reuse and os.path.isdir(folder)):
+            print(f"generating {captures:,} capture records, {size:,} per file, in {folder}", flush=True)
+            generate_captures(folder, captures, size)
+    return dataset, folders
+
+
+def _plan(dataset: str, folders: dict[int, str]) -> list[tuple[str, int | None, str]]:
+    """One round's phases in order: (phase, records per file or None, captures folder)."""
+    names = [name for name in PHASES if name != "monitoring" or _monitoring_available()]
+    plan: list[tuple[str, int | None, str]] = [(name, None, dataset) for name in names if name not in CAPTURE_PHASES]
+    for size, folder in folders.items():
+        plan.extend((name, size, folder) for name in names if name in CAPTURE_PHASES)
+    return plan
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="baseline CSV rows (default 1,000,000)")
     parser.add_argument("--captures", type=int, help="capture records (default: same as --rows)")
+    parser.add_argument(
+        "--records-per-file",
+        type=int,
+        nargs="+",
+        default=list(RECORDS_PER_FILE),
+        help="capture records per file; each size is generated and measured (default 1000 20000)",
+    )
     parser.add_argument("--workdir", help="keep the generated data and outputs here (default: a temp folder)")
     parser.add_argument("--reuse", action="store_true", help="reuse data generated earlier in --workdir")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of all phases; medians are reported (default 3)")
@@ -207,23 +300,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase:
         _phase_main(*args.phase)
         return 0
+    if min(args.records_per_file) < 1:
+        parser.error("--records-per-file must be at least 1")
     captures = args.rows if args.captures is None else args.captures
     with tempfile.TemporaryDirectory(prefix="analyzer-bench-") as temporary:
         work = args.workdir or temporary
         os.makedirs(work, exist_ok=True)
-        dataset, capture_root = os.path.join(work, "train.csv"), os.path.join(work, "captures")
-        if not (args.reuse and os.path.exists(dataset) and os.path.isdir(capture_root)):
-            print(f"generating {args.rows:,} rows and {captures:,} capture records in {work}", flush=True)
-            dataset, capture_root = generate(work, args.rows, captures)
-        names = [name for name in PHASES if name != "monitoring" or _monitoring_available()]
-        runs: dict[str, list[dict]] = {name: [] for name in names}
+        dataset, folders = _prepare(work, args.rows, captures, sorted(set(args.records_per_file)), args.reuse)
+        plan = _plan(dataset, folders)
+        runs: dict[tuple[str, int | None], list[dict]] = {(name, size): [] for name, size, _ in plan}
         for round_number in range(1, max(args.repeat, 1) + 1):
-            for name in names:
-                print(f"round {round_number}: running {name} ...", flush=True)
-                measured = _run_phase(name, dataset, capture_root, work)
+            for name, size, source in plan:
+                print(f"round {round_number}: running {_label(name, size)} ...", flush=True)
+                measured = _run_phase(name, dataset, source, work)
                 if measured:
-                    runs[name].append(measured)
-        _report({name: _summary(measured) for name, measured in runs.items() if measured}, args.rows, captures)
+                    runs[name, size].append(measured)
+        _report({key: _summary(measured) for key, measured in runs.items() if measured}, args.rows, captures)
     return 0
 
 
@@ -238,24 +330,30 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
-def _report(results: dict, rows: int, captures: int) -> None:
-    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records; medians of rounds)")
-    for name, measured in results.items():
+def _label(name: str, size: int | None) -> str:
+    return name if size is None else f"{name}, {size:,}/file"
+
+
+def _report(results: dict[tuple[str, int | None], dict], rows: int, captures: int) -> None:
+    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records; medians of interleaved rounds)")
+    for (name, size), measured in results.items():
         low, high = measured["spread"]
         print(
-            f"  {name:<11} {measured['seconds']:8.2f} s wall ({low:.2f}-{high:.2f} in {measured['runs']} runs)"
-            f" {measured['cpu_seconds']:8.2f} s cpu   peak {measured['peak_mb']:7.1f} MB"
+            f"  {_label(name, size):<24} {measured['seconds']:7.2f} s wall ({low:.2f}-{high:.2f} in {measured['runs']}"
+            f" runs) {measured['cpu_seconds']:7.2f} s cpu   peak {measured['peak_mb']:6.1f} MB"
         )
-    for name, floor in (("baseline", "csv floor"), ("monitoring", "json floor")):
-        mine, base = results.get(name), results.get(floor)
-        if mine and base:
-            ratio = mine["seconds"] / base["seconds"]
-            verdict = "ok" if ratio <= TARGETS[name] else "over target"
-            print(f"  {name} / {floor}: {ratio:.2f}x (target <= {TARGETS[name]}x, {verdict})")
+    pairs = [(("baseline", None), ("csv floor", None))]
+    pairs += [(("monitoring", size), ("json floor", size)) for name, size in results if name == "monitoring"]
+    for key, floor_key in pairs:
+        mine, floor = results.get(key), results.get(floor_key)
+        if mine and floor:
+            name, target = _label(*key), TARGETS[key[0]]
+            ratio = mine["seconds"] / floor["seconds"]
+            speed = "ok" if ratio <= target else "over target"
             memory = "ok" if mine["peak_mb"] <= PEAK_TARGET_MB else "over target"
             print(
-                f"  {name} peak memory / {floor}'s: {mine['peak_mb'] / base['peak_mb']:.2f}x "
-                f"({mine['peak_mb']:.0f} MB, target <= {PEAK_TARGET_MB} MB, {memory})"
+                f"  {name} / {floor_key[0]}: {ratio:.2f}x (target <= {target}x, {speed});"
+                f" peak {mine['peak_mb']:.0f} MB (target <= {PEAK_TARGET_MB} MB, {memory})"
             )
 
 

@@ -327,6 +327,8 @@ def test_fast_reading_gives_the_rows_of_the_record_by_record_reading(tmp_path, i
         (b'{"a":1}\n\n{"b":2}\n', [1, 3], False),
         (b'{"a":1}\n  {"b":2}\n', [1, 2], False),
         (b' {"a":1}\n', [1], False),
+        (b'{"a":1}\n{"b":2}\n\n', [1, 2], False),
+        (b'{"a":1}\n\n', [1], False),
         (b"", [], False),
     ],
 )
@@ -345,6 +347,9 @@ def test_record_lines_numbers_non_blank_lines_and_flags_unusual_files(content, l
         (b'{"data":"1,2\\\\n"}\n', False),
         (b'{"data":"1,2"}\r\n', False),
         (b'{"data":"1,2"}\\', False),
+        (b'"\\n"', True),  # an escape as far from the end as `\n"` needs
+        (b'"\\n', False),
+        (b'{"a":"\\n"}\n{"b":"\\t"}\n', False),
     ],
 )
 def test_simple_strings_only_when_every_escape_is_a_final_line_feed(content, simple):

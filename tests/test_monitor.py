@@ -16,6 +16,8 @@ from datetime import datetime
 
 import pytest
 
+from analyzer import captures, profile
+from analyzer.aggregator_process import AggregatorProcess
 from analyzer.baseline import suggest_baseline
 from analyzer.monitor import run_monitoring
 from contract.errors import BaselineError, NoDataError
@@ -368,3 +370,30 @@ def test_metric_files_are_accepted_by_put_metric_data(baseline, tmp_path, monkey
         }
     assert sent == len(metric_names(tmp_path / "metrics" / "data-metrics.json"))
     assert {"feature_data_Day Mins", "feature_non_null_Churn", "feature_baseline_drift_State_CA"} <= names
+
+
+def test_a_wide_input_flushed_before_the_child_threshold_still_aggregates_in_the_child(baseline, tmp_path, monkeypatch):
+    # 70 columns fill the profiler's buffer before the input reaches PROCESS_AFTER_ROWS rows (as
+    # 20,000-record capture files did at full scale): the numbers of those early flushes wait,
+    # the child process still takes the run, and the reports are those of an in-process run.
+    records = label_as_output(synthetic.generate_rows(600, seed=5))
+    records = [
+        {**item, "eventMetadata": {**item["eventMetadata"], "inferenceTime": f"2024-05-01T10:{i // 60:02d}:00Z"}}
+        for i, item in enumerate(records)
+    ]  # ten files of 60 records
+    monkeypatch.setattr(captures, "GROUP_RECORDS", 60)
+    monkeypatch.setattr(profile, "FLUSH_CELLS", 100 * 70)
+    started = []
+    original = AggregatorProcess.__init__
+    monkeypatch.setattr(AggregatorProcess, "__init__", lambda self, *args: started.append(1) or original(self, *args))
+    reports = {}
+    for name, threshold in (("in-process", 10_000), ("child", 200)):
+        monkeypatch.setattr(profile, "PROCESS_AFTER_ROWS", threshold)
+        folder = tmp_path / name
+        folder.mkdir()
+        result = monitor(baseline, folder, records)
+        assert result.item_count == 600
+        reports[name] = {path.name: path.read_bytes() for path in (folder / "report").iterdir()}
+        assert len(started) == (name == "child")
+    assert reports["child"] == reports["in-process"]
+    assert set(reports["child"]) == {"statistics.json", "constraints.json", "constraint_violations.json"}
