@@ -15,6 +15,9 @@ from dataclasses import dataclass, fields, replace
 from contract.errors import BaselineError
 
 NUMERIC_TYPES = ("Integral", "Fractional")
+# The baseline dataset's first column: the model's score, where captured rows hold the endpoint's output
+# (contract, section 6). Its drift is the drift of the model's output.
+MODEL_OUTPUT_FEATURE = "Churn Probability"
 NUMERICAL, STRING = "numerical_statistics", "string_statistics"
 
 _ENABLED = {"Enabled": True, "Disabled": False}

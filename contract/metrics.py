@@ -3,6 +3,9 @@
 The run writes them as a PutMetricData-shaped file (`{"Namespace": ..., "MetricData": [...]}`)
 named `METRICS_FILE`; the managed service publishes its own, the self-hosted state machine sends
 the file's values in batches of `BATCH_SIZE`.
+
+Also the names of SageMaker's own endpoint invocation metrics (`AWS/SageMaker`), which the rollback
+alarms and the dashboard read.
 """
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -34,3 +37,22 @@ def dimensions(endpoint: str | None, schedule: str | None) -> list[dict]:
     """The dimensions of a run's metrics; unnamed ones are left out (CloudWatch rejects empty values)."""
     named = ((ENDPOINT_DIMENSION, endpoint), (SCHEDULE_DIMENSION, schedule))
     return [{"Name": name, "Value": value} for name, value in named if value]
+
+
+# --- SageMaker's own endpoint invocation metrics (published by the service every minute) ---------------
+# Per production variant (`EndpointName`, `VariantName`); during and after a blue/green update SageMaker
+# also publishes them with `EndpointConfigName` = the new fleet's endpoint config, which is how an alarm
+# watches only the fleet being rolled out (SageMaker's deployment-guardrails documentation).
+ENDPOINT_NAMESPACE = "AWS/SageMaker"
+ENDPOINT_NAME_DIMENSION = "EndpointName"
+VARIANT_NAME_DIMENSION = "VariantName"
+ENDPOINT_CONFIG_DIMENSION = "EndpointConfigName"
+INVOCATIONS = "Invocations"
+# The error metrics send 1 per failed request and 0 otherwise: their Average is the share of requests.
+INVOCATION_4XX_ERRORS = "Invocation4XXErrors"
+INVOCATION_5XX_ERRORS = "Invocation5XXErrors"
+# Requests the model container did not answer with a 2XX (its 4XX/5XX, socket errors, timeouts).
+INVOCATION_MODEL_ERRORS = "InvocationModelErrors"
+MODEL_LATENCY = "ModelLatency"
+# ModelLatency is reported in microseconds.
+MODEL_LATENCY_UNITS_PER_MS = 1000

@@ -46,10 +46,25 @@ def _bucket_lines(template: dict) -> list[str]:
     return lines
 
 
+def _rollout_line(deployment: dict) -> str:
+    policy = deployment["BlueGreenUpdatePolicy"]
+    routing = policy["TrafficRoutingConfiguration"]
+    steps = "all traffic at once"
+    if "CanarySize" in routing:
+        size = routing["CanarySize"]
+        steps = (f"canary of {size['Value']} ({size['Type']}) baking {routing['WaitIntervalInSeconds']} s, "
+                 "then all traffic")
+    alarms = len(deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+    return (f"    updates: blue/green {routing['Type']}, {steps}, final bake {policy['TerminationWaitInSeconds']} s, "
+            f"timeout {policy['MaximumExecutionTimeoutInSeconds']} s; {alarms} rollback alarms")
+
+
 def _endpoint_lines(template: dict) -> list[str]:
     lines = []
     for endpoint in _resources(template, "AWS::SageMaker::Endpoint"):
         lines.append(f"  endpoint: {endpoint.get('EndpointName')}")
+        if "DeploymentConfig" in endpoint:
+            lines.append(_rollout_line(endpoint["DeploymentConfig"]))
     for config in _resources(template, "AWS::SageMaker::EndpointConfig"):
         for variant in config["ProductionVariants"]:
             lines.append(f"    variant {variant['VariantName']}: {variant['InitialInstanceCount']} x "
@@ -88,6 +103,8 @@ def _monitoring_lines(template: dict) -> list[str]:
               if str(a.get("MetricName", "")).startswith(feature_drift_metric(""))]
     if alarms:
         lines.append(f"  drift alarms: {', '.join(alarms)}")
+    if _resources(template, "AWS::CloudWatch::Dashboard"):
+        lines.append("  dashboard: <endpoint>-<region> (traffic, errors, latency, drift, runs, alarms)")
     return lines
 
 

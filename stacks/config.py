@@ -2,7 +2,9 @@
 
 `cdk.json` holds an `environments` object keyed by environment name; `-c env=dev` picks one
 (default `dev`) and `-c engine=managed|self-hosted` overrides its monitoring engine. Every value is
-validated here so a typo fails synth with a message naming the key and the fix.
+validated here so a typo fails synth with a message naming the key and the fix. Two keys are objects:
+`rollout` (how an endpoint update reaches traffic, `RolloutPolicy`) and `rollback_alarms` (the thresholds
+that roll it back, `RollbackAlarms`); their keys are named `rollout.<key>` in messages.
 """
 
 from __future__ import annotations
@@ -22,10 +24,53 @@ _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)
 _CRON = re.compile(r"^cron\(.+\)$|^rate\(.+\)$")
+# Blue/green traffic routing (TrafficRoutingConfig.Type); LINEAR is not offered (see the README).
+ALL_AT_ONCE, CANARY = "ALL_AT_ONCE", "CANARY"
+TRAFFIC_ROUTINGS = (ALL_AT_ONCE, CANARY)
+_CANARY_ONLY = ("canary_instances", "wait_interval_seconds")
 
 
 class ConfigError(ValueError):
     """The environment configuration in cdk.json is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    """How an endpoint update (a new model or endpoint config) reaches traffic: SageMaker's blue/green
+    deployment (`DeploymentConfig.BlueGreenUpdatePolicy` of `AWS::SageMaker::Endpoint`). The new fleet
+    is provisioned beside the old one; the rollback alarms watch it while it bakes."""
+
+    traffic_routing: str = ALL_AT_ONCE
+    """`ALL_AT_ONCE`: the new fleet takes all traffic in one step; `CANARY`: first `canary_instances`."""
+    canary_instances: int | None = None
+    """CANARY only: instances of the new fleet that take traffic first (at most half the variant's)."""
+    wait_interval_seconds: int | None = None
+    """CANARY only: how long the canary bakes before the rest of the traffic shifts (`WaitIntervalInSeconds`)."""
+    termination_wait_seconds: int = 300
+    """The final baking period: the new fleet serves everything, the old one is kept for a rollback
+    (`TerminationWaitInSeconds`)."""
+    max_execution_timeout_seconds: int = 1800
+    """The whole update times out after this (`MaximumExecutionTimeoutInSeconds`)."""
+
+
+@dataclass(frozen=True)
+class RollbackAlarms:
+    """Thresholds of the endpoint stack's rollback alarms, which watch the fleet being rolled out."""
+
+    max_5xx_error_rate: float = 0.01
+    """Share of requests answered 5XX (`Invocation5XXErrors`, Average)."""
+    max_model_error_rate: float = 0.01
+    """Share of requests the model container did not answer with 2XX (`InvocationModelErrors`, Average)."""
+    max_model_latency_ms: float = 100.0
+    """Average `ModelLatency` in milliseconds (the metric itself is in microseconds)."""
+    period_seconds: int = 60
+    evaluation_periods: int = 3
+    """An alarm fires after this many consecutive breaching periods."""
+
+    @property
+    def window_seconds(self) -> int:
+        """How long a problem must last before an alarm can fire: every baking period must be longer."""
+        return self.period_seconds * self.evaluation_periods
 
 
 @dataclass(frozen=True)
@@ -50,6 +95,8 @@ class EnvironmentConfig:
     alert_email: str | None = None
     drift_alarm_features: tuple[str, ...] = field(default_factory=tuple)
     log_retention_days: int = 30
+    rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
+    rollback_alarms: RollbackAlarms = field(default_factory=RollbackAlarms)
 
     @property
     def stack_prefix(self) -> str:
@@ -109,6 +156,85 @@ def _validate(config: EnvironmentConfig) -> None:
     if config.baseline_dataset_uri is not None:
         _check(config.baseline_dataset_uri.startswith("s3://"), "baseline_dataset_uri", env,
                "an s3:// URI, or omit it to upload the generated training data", config.baseline_dataset_uri)
+    _validate_rollback_alarms(config)
+    _validate_rollout(config)
+
+
+def _validate_rollback_alarms(config: EnvironmentConfig) -> None:
+    env, alarms = config.name, config.rollback_alarms
+    for key in ("max_5xx_error_rate", "max_model_error_rate"):
+        value = getattr(alarms, key)
+        _check(0 < value < 1, f"rollback_alarms.{key}", env, "a share of requests between 0 and 1, such as 0.01",
+               value)
+    _check(alarms.max_model_latency_ms > 0, "rollback_alarms.max_model_latency_ms", env,
+           "a number of milliseconds > 0", alarms.max_model_latency_ms)
+    _check(alarms.period_seconds >= 60 and alarms.period_seconds % 60 == 0, "rollback_alarms.period_seconds", env,
+           "a multiple of 60 seconds (SageMaker publishes invocation metrics once a minute)", alarms.period_seconds)
+    _check(alarms.evaluation_periods >= 1, "rollback_alarms.evaluation_periods", env, "an integer >= 1",
+           alarms.evaluation_periods)
+
+
+def _validate_rollout(config: EnvironmentConfig) -> None:
+    """SageMaker's limits on a blue/green update, and baking periods long enough for an alarm to fire."""
+    env, rollout = config.name, config.rollout
+    window = config.rollback_alarms.window_seconds
+    _check(rollout.traffic_routing in TRAFFIC_ROUTINGS, "rollout.traffic_routing", env,
+           " or ".join(TRAFFIC_ROUTINGS), rollout.traffic_routing)
+    canary = rollout.traffic_routing == CANARY
+    for key in _CANARY_ONLY:
+        value = getattr(rollout, key)
+        _check((value is not None) == canary, f"rollout.{key}", env,
+               "a value (traffic_routing is CANARY)" if canary else "no value: it applies to traffic_routing CANARY",
+               value)
+    if canary:
+        half = config.instance_count // 2
+        _check(1 <= rollout.canary_instances <= half, "rollout.canary_instances", env,
+               f"1 to {half}: SageMaker's canary is at most half of instance_count ({config.instance_count}), so a "
+               "canary needs instance_count >= 2", rollout.canary_instances)
+        _check(window <= rollout.wait_interval_seconds <= 3600, "rollout.wait_interval_seconds", env,
+               f"{window} to 3600 seconds: the canary must bake at least rollback_alarms' period_seconds x "
+               "evaluation_periods, or no alarm can fire before the rest of the traffic shifts",
+               rollout.wait_interval_seconds)
+    _check(window <= rollout.termination_wait_seconds <= 3600, "rollout.termination_wait_seconds", env,
+           f"{window} to 3600 seconds: the final baking period must be at least rollback_alarms' period_seconds x "
+           "evaluation_periods, or no alarm can fire before the old fleet is terminated",
+           rollout.termination_wait_seconds)
+    waits = rollout.termination_wait_seconds + (rollout.wait_interval_seconds or 0)
+    _check(max(600, waits + 1) <= rollout.max_execution_timeout_seconds <= 28800,
+           "rollout.max_execution_timeout_seconds", env,
+           f"600 to 28800 seconds, and more than the baking periods together ({waits} s)",
+           rollout.max_execution_timeout_seconds)
+
+
+# Number-typed fields by their annotation (this module uses postponed annotations: types are strings).
+_NUMBER_TYPES = {"int": (int,), "int | None": (int,), "float": (int, float)}
+
+
+def _reject_unknown(cls: type, raw: dict, where: str, exclude: tuple[str, ...] = ()) -> None:
+    known = {f.name for f in fields(cls)} - set(exclude)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"cdk.json {where} has unknown keys {unknown}; known keys: {sorted(known)}.")
+
+
+def _check_types(cls: type, raw: dict, where: str) -> None:
+    for f in fields(cls):
+        expected = _NUMBER_TYPES.get(f.type)
+        if expected is None or f.name not in raw or (raw[f.name] is None and f.type.endswith("None")):
+            continue
+        value = raw[f.name]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            kind = "an integer" if f.type.startswith("int") else "a number"
+            raise ConfigError(f"cdk.json {where}.{f.name} = {value!r} must be {kind}.")
+
+
+def _section(cls: type, raw: object, where: str) -> Any:
+    """A nested object of an environment (`rollout`, `rollback_alarms`), typed and checked for unknown keys."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"cdk.json {where} = {raw!r} must be an object; see README (Configuration).")
+    _reject_unknown(cls, raw, where)
+    _check_types(cls, raw, where)
+    return cls(**raw)
 
 
 def load_config(context: dict[str, Any], env_name: str | None = None, engine: str | None = None
@@ -124,23 +250,18 @@ def load_config(context: dict[str, Any], env_name: str | None = None, engine: st
             "Pick one with -c env=NAME."
         )
     raw = dict(environments[env_name])
-    known = {f.name for f in fields(EnvironmentConfig)} - {"name"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(
-            f"cdk.json environments.{env_name} has unknown keys {unknown}; known keys: {sorted(known)}."
-        )
+    where = f"environments.{env_name}"
+    _reject_unknown(EnvironmentConfig, raw, where, exclude=("name",))
     if "endpoint_name" not in raw:
-        raise ConfigError(f"cdk.json environments.{env_name}.endpoint_name is required.")
+        raise ConfigError(f"cdk.json {where}.endpoint_name is required.")
     if engine is not None:
         raw["monitoring_engine"] = engine
     if "drift_alarm_features" in raw:
         raw["drift_alarm_features"] = tuple(raw["drift_alarm_features"])
-    for f in fields(EnvironmentConfig):
-        if f.name in raw and f.type == "int" and not isinstance(raw[f.name], int):
-            raise ConfigError(
-                f"cdk.json environments.{env_name}.{f.name} = {raw[f.name]!r} must be an integer."
-            )
+    for key, section in (("rollout", RolloutPolicy), ("rollback_alarms", RollbackAlarms)):
+        if key in raw:
+            raw[key] = _section(section, raw[key], f"{where}.{key}")
+    _check_types(EnvironmentConfig, raw, where)
     config = EnvironmentConfig(name=env_name, **raw)
     _validate(config)
     return config

@@ -25,6 +25,8 @@ class EndpointStack(Stack):
             sampling_percentage=config.sampling_percentage,
             log_retention_days=config.log_retention_days,
             retain_logs=config.retain_data,
+            rollout=config.rollout,
+            rollback_alarms=config.rollback_alarms,
         ))
         CfnOutput(self, "EndpointName", value=config.endpoint_name)
         CfnOutput(self, "CaptureUri", value=storage.capture_uri())

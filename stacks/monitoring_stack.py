@@ -1,5 +1,6 @@
 """Data-quality monitoring of the endpoint: the deploy-time baseline, the hourly schedule of the configured
-engine (`managed` Model Monitor or the `self-hosted` analyzer), and the alerts on its runs."""
+engine (`managed` Model Monitor or the `self-hosted` analyzer), the alerts on its runs, and the endpoint's
+dashboard."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from stacks.constructs.analyzer_job import AnalyzerCode, AnalyzerImage, analyzer
 from stacks.constructs.baseline import Baseline, BaselineProps
 from stacks.constructs.capture_storage import CaptureStorage
 from stacks.constructs.churn_endpoint import ChurnEndpoint
+from stacks.constructs.dashboard import EndpointDashboard, EndpointDashboardProps
 from stacks.constructs.monitoring_job import MonitoringProps
 from stacks.constructs.schedule_managed import ManagedSchedule
 from stacks.constructs.schedule_self_hosted import SelfHostedSchedule
@@ -75,11 +77,13 @@ class MonitoringStack(Stack):
         # Monitoring needs the endpoint in service with data capture (CDK turns this into a stack dependency).
         self.schedule.node.add_dependency(endpoint)
         self.alerts = self._alerts(config, storage, props, engine_alerts)
+        self.dashboard = self._dashboard(config, endpoint)
         CfnOutput(self, "MonitoringEngine", value=engine)
         CfnOutput(self, "ScheduleName", value=props.schedule_name)
         CfnOutput(self, "BaselineStatistics", value=self.baseline.statistics_uri)
         CfnOutput(self, "BaselineConstraints", value=self.baseline.constraints_uri)
         CfnOutput(self, "AlertTopicArn", value=self.alerts.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
 
     def _baseline(
         self, config: EnvironmentConfig, storage: CaptureStorage, sources: MonitoringSources, image: AnalyzerImage
@@ -134,5 +138,22 @@ class MonitoringStack(Stack):
                 alert_email=config.alert_email,
                 drift_alarm_features=config.drift_alarm_features,
                 **engine_alerts,
+            ),
+        )
+
+    def _dashboard(self, config: EnvironmentConfig, endpoint: ChurnEndpoint) -> EndpointDashboard:
+        return EndpointDashboard(
+            self,
+            "Dashboard",
+            EndpointDashboardProps(
+                endpoint_name=endpoint.endpoint_name,
+                variant_name=endpoint.variant_name,
+                rollout=config.rollout,
+                rollback_thresholds=config.rollback_alarms,
+                rollback_alarm_names=endpoint.rollback_alarm_names,
+                drift_alarms=self.alerts.drift_alarms,
+                drift_features=config.drift_alarm_features,
+                run_alarms=[self.alerts.dead_letter_alarm],
+                state_machine=self.schedule.state_machine if isinstance(self.schedule, SelfHostedSchedule) else None,
             ),
         )

@@ -57,3 +57,54 @@ def test_unknown_keys_are_rejected_not_ignored():
 def test_missing_environments_object():
     with pytest.raises(ConfigError, match="no 'environments' object"):
         load_config({}, "dev")
+
+
+def test_rollout_and_rollback_alarms_are_typed_per_environment():
+    dev, prod = load_config(cdk_context(), "dev"), load_config(cdk_context(), "prod")
+    assert (dev.rollout.traffic_routing, prod.rollout.traffic_routing) == ("ALL_AT_ONCE", "CANARY")
+    assert dev.rollout.canary_instances is None and prod.rollout.canary_instances == 1
+    assert prod.rollback_alarms.window_seconds == 180
+
+
+PROD_CANARY = {"traffic_routing": "CANARY", "canary_instances": 1, "wait_interval_seconds": 600,
+               "termination_wait_seconds": 600, "max_execution_timeout_seconds": 3600}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "message"),
+    [
+        ({"rollout": {"traffic_routing": "LINEAR"}}, "rollout.traffic_routing", "expected ALL_AT_ONCE or CANARY"),
+        ({"rollout": {**PROD_CANARY, "canary_instances": 2}, "instance_count": 2}, "rollout.canary_instances",
+         "at most half of instance_count (2)"),
+        ({"rollout": PROD_CANARY}, "rollout.canary_instances", "a canary needs instance_count >= 2"),
+        ({"rollout": {**PROD_CANARY, "wait_interval_seconds": None}, "instance_count": 2},
+         "rollout.wait_interval_seconds", "a value (traffic_routing is CANARY)"),
+        ({"rollout": {"canary_instances": 1}}, "rollout.canary_instances", "it applies to traffic_routing CANARY"),
+        ({"rollout": {**PROD_CANARY, "wait_interval_seconds": 120}, "instance_count": 2},
+         "rollout.wait_interval_seconds", "180 to 3600 seconds: the canary must bake"),
+        ({"rollout": {"termination_wait_seconds": 0}}, "rollout.termination_wait_seconds",
+         "or no alarm can fire before the old fleet is terminated"),
+        ({"rollout": {"termination_wait_seconds": 900, "max_execution_timeout_seconds": 900}},
+         "rollout.max_execution_timeout_seconds", "more than the baking periods together (900 s)"),
+        ({"rollback_alarms": {"evaluation_periods": 10}}, "rollout.termination_wait_seconds", "600 to 3600"),
+        ({"rollback_alarms": {"max_5xx_error_rate": 5}}, "rollback_alarms.max_5xx_error_rate",
+         "a share of requests between 0 and 1"),
+        ({"rollback_alarms": {"period_seconds": 90}}, "rollback_alarms.period_seconds", "a multiple of 60 seconds"),
+        ({"rollback_alarms": {"max_model_latency_ms": "100"}}, "rollback_alarms.max_model_latency_ms",
+         "must be a number"),
+        ({"rollout": {"canary_instances": True}}, "rollout.canary_instances", "must be an integer"),
+    ],
+)
+def test_invalid_rollout_settings_name_the_nested_key_and_the_fix(overrides, key, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        load_config(context_with(**overrides), "dev")
+    assert f"environments.dev.{key}" in str(error.value)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"baking": 60}, r"environments.dev.rollout has unknown keys \['baking'\]"),
+    ("CANARY", r"environments.dev.rollout = 'CANARY' must be an object"),
+])
+def test_a_rollout_that_is_not_a_known_object_is_rejected(value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(context_with(rollout=value), "dev")

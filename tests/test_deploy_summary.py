@@ -26,6 +26,10 @@ def test_summary_names_stacks_endpoint_capture_bucket_and_engine(env, engine):
     assert f"on stack deletion: {retained}" in text
     assert f"engine: {engine}" in text and "cron(0 * ? * * *)" in text
     assert "feature_baseline_drift_Day Mins" in text
+    rollout = ("blue/green CANARY, canary of 1 (INSTANCE_COUNT) baking 600 s, then all traffic, final bake 600 s"
+               if env == "prod" else "blue/green ALL_AT_ONCE, all traffic at once, final bake 300 s")
+    assert rollout in text and "; 3 rollback alarms" in text
+    assert "dashboard: <endpoint>-<region>" in text
 
 
 def test_missing_assembly_names_the_fix(tmp_path, capsys):

@@ -10,13 +10,16 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from contract.events import JOB_FAILED_ERROR
 from stacks.app_builder import DEFAULT_MONITORING_SOURCES, build_environment
 from stacks.config import load_config
 from tests.self_hosted_definition import (
+    choose,
     evaluate,
     processing_job,
     render,
     state_machine_definition,
+    walk,
     window_variables,
 )
 from tests.stack_fixtures import (
@@ -324,7 +327,6 @@ def test_self_hosted_job_uses_the_baseline_isolation_kms_and_a_runtime_limit():
     definition = state_machine_definition(template.to_json())
     run = definition["States"]["RunAnalyzer"]
     assert run["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
-    assert "SageMaker.AmazonSageMakerException" in run["Retry"][0]["ErrorEquals"]
     job = processing_job(definition, window_variables(definition, {"scheduledTime": "2024-05-01T10:00:00Z"}))
     inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
     assert inputs["baseline_statistics"]["S3Uri"] == f"<{baseline_id}.StatisticsS3Uri>"
@@ -434,14 +436,9 @@ def test_an_hour_without_captures_fails_the_run_with_the_service_reason():
     find = definition["States"]["FindCaptures"]
     assert find["Resource"] == "arn:aws:states:::aws-sdk:s3:listObjectsV2"
     choice = definition["States"][find["Next"]]
-    for key_count, expected in ((0, choice["Default"]), (3, "RunAnalyzer")):
+    for key_count, expected in ((0, "NoData"), (3, "FindJob")):
         assigned = evaluate(find["Assign"], {"input": {}, "result": {"KeyCount": key_count}}, variables)
-        taken = [
-            c["Next"]
-            for c in choice["Choices"]
-            if evaluate(c["Condition"], {"input": {}}, {**variables, **assigned})
-        ]
-        assert (taken or [choice["Default"]])[0] == expected
+        assert choose(choice, {}, {**variables, **assigned}) == expected
     fail = definition["States"][choice["Default"]]
     assert fail["Type"] == "Fail"
     cause = evaluate(fail["Cause"], {"input": {}}, variables)
@@ -449,6 +446,123 @@ def test_an_hour_without_captures_fails_the_run_with_the_service_reason():
         "Job inputs had no data: no capture file under "
         f"s3://{BUCKET}/datacapture/churn-dev/AllTraffic/2024/05/01/09/"
     )
+
+
+def error_names(states: dict) -> list[str]:
+    """Every error name a Retry or Catch of these states (and of their Map item processors) lists."""
+    names = []
+    for state in states.values():
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            names += rule["ErrorEquals"]
+        names += error_names(state.get("ItemProcessor", {}).get("States", {}))
+    return names
+
+
+def test_the_create_task_retries_only_capacity_refusals_and_looks_up_the_job_after_any_other_error():
+    states = state_machine_definition(monitoring("self-hosted").to_json())["States"]
+    run = states["RunAnalyzer"]
+    assert run["Retry"] == [
+        {
+            "ErrorEquals": ["SageMaker.ResourceLimitExceededException"],
+            "IntervalSeconds": 30,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 300,
+            "JitterStrategy": "FULL",
+        }
+    ]
+    (catch,) = run["Catch"]
+    assert (catch["ErrorEquals"], catch["Next"]) == (["States.ALL"], "WaitForJob")
+    assert set(catch["Assign"]) == {"createAttempts", "createError"}
+    assert (states["WaitForJob"]["Seconds"], states["WaitForJob"]["Next"]) == (60, "FindJob")
+    assert states["HasCaptures"]["Choices"][0]["Next"] == "FindJob"  # a re-run looks before it creates
+    find = states["FindJob"]
+    assert find["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:listProcessingJobs"
+    assert (find["Arguments"]["NameContains"], find["Next"]) == ("{% $jobName %}", "JobState")
+    assert find["Retry"][0]["ErrorEquals"] == ["SageMaker.SageMakerException", "SageMaker.SdkClientException"]
+    # Names as the integrations raise them: `States.*` or `<Service>.<Name>Exception`, never a bare name.
+    names = error_names(states)
+    assert names and all(re.fullmatch(r"States\.[A-Za-z]+|[A-Z][A-Za-z0-9]*\.[A-Za-z0-9]+Exception", n) for n in names)
+    assert "SageMaker.AmazonSageMakerException" not in names  # generic: it also means "name already exists"
+
+
+JOB = "churn-dev-data-quality-2024050110"
+
+
+def summaries(*jobs: tuple[str, str, dict]) -> dict:
+    """A ListProcessingJobs result: (name, status, other fields) per job."""
+    return {"ProcessingJobSummaries": [{"ProcessingJobName": n, "ProcessingJobStatus": s, **f} for n, s, f in jobs]}
+
+
+FAILURE = {"Error": "SageMaker.AmazonSageMakerException", "Cause": "Rate exceeded (Service: SageMaker)"}
+CAPACITY = {"Error": "SageMaker.ResourceLimitExceededException", "Cause": "The account-level service limit ..."}
+REASONS = {"FailureReason": "AlgorithmError: see job logs", "ExitMessage": "Traceback: ValueError: bad row"}
+
+
+@pytest.mark.parametrize(
+    "outcomes, path",
+    [
+        # The first run of the hour: no job of that name yet, so it is created and completes.
+        ({"FindJob": [summaries()], "RunAnalyzer": [{"ProcessingJobStatus": "Completed"}]},
+         ["FindJob", "JobState", "RunAnalyzer", "ReadMetrics"]),
+        # A re-run while the hour's job runs (a longer name that merely contains it is another job):
+        # waited on until it completes, never created again.
+        ({"FindJob": [summaries((JOB + "-manual", "Failed", {}), (JOB, "InProgress", {})),
+                      summaries((JOB, "Completed", {}))]},
+         ["FindJob", "JobState", "WaitForJob", "FindJob", "JobState", "ReadMetrics"]),
+        # The create task failed after the job was created (its retry would hit "name already exists"):
+        # the job is found and waited on.
+        ({"FindJob": [summaries(), summaries((JOB, "InProgress", {})), summaries((JOB, "Completed", {}))],
+          "RunAnalyzer": [FAILURE]},
+         ["FindJob", "JobState", "RunAnalyzer", "WaitForJob", "FindJob", "JobState", "WaitForJob", "FindJob",
+          "JobState", "ReadMetrics"]),
+        # Throttled before anything was created: looked up, then created again.
+        ({"FindJob": [summaries(), summaries()], "RunAnalyzer": [FAILURE, {"ProcessingJobStatus": "Completed"}]},
+         ["FindJob", "JobState", "RunAnalyzer", "WaitForJob", "FindJob", "JobState", "RunAnalyzer", "ReadMetrics"]),
+        # No capacity for a while: retried with backoff by the task itself.
+        ({"FindJob": [summaries()], "RunAnalyzer": [CAPACITY, CAPACITY, {"ProcessingJobStatus": "Completed"}]},
+         ["FindJob", "JobState", "RunAnalyzer", "RunAnalyzer (retry)", "RunAnalyzer (retry)", "ReadMetrics"]),
+    ],
+)
+def test_a_run_creates_the_hours_job_at_most_once_and_waits_on_an_existing_one(outcomes, path):
+    definition = state_machine_definition(monitoring("self-hosted").to_json())
+    variables = window_variables(definition, {"scheduledTime": "2024-05-01T10:00:00Z"})
+    assert variables["jobName"] == JOB
+    walked = walk(definition, "FindJob", variables, outcomes, stop_at=("ReadMetrics",))
+    assert walked["path"] == path
+    assert all(not left for left in outcomes.values())  # every scripted call was made
+
+
+@pytest.mark.parametrize(
+    "status, fields",
+    [("Failed", REASONS), ("Stopped", {"ExitMessage": "Stopped by user"}), ("Failed", {})],
+)
+def test_a_failed_or_stopped_job_ends_the_run_with_its_reason_and_exit_message(status, fields):
+    definition = state_machine_definition(monitoring("self-hosted").to_json())
+    variables = window_variables(definition, {"scheduledTime": "2024-05-01T10:00:00Z"})
+    task_failure = {"Error": "States.TaskFailed", "Cause": "{\"ProcessingJobStatus\": \"Failed\"}"}
+    outcomes = {"FindJob": [summaries(), summaries((JOB, status, fields))], "RunAnalyzer": [task_failure]}
+    walked = walk(definition, "FindJob", variables, outcomes)
+    assert walked["path"] == ["FindJob", "JobState", "RunAnalyzer", "WaitForJob", "FindJob", "JobState", "JobFailed"]
+    assert walked["error"] == JOB_FAILED_ERROR
+    assert json.loads(walked["cause"]) == {
+        "ProcessingJobName": JOB,
+        "ProcessingJobStatus": status,
+        **fields,
+        "Environment": {"start_time": "2024-05-01T09:00:00Z", "end_time": "2024-05-01T10:00:00Z"},
+    }
+
+
+def test_a_create_that_keeps_failing_without_a_job_ends_the_run_with_the_last_error():
+    definition = state_machine_definition(monitoring("self-hosted").to_json())
+    variables = window_variables(definition, {"scheduledTime": "2024-05-01T10:00:00Z"})
+    denied = {"Error": "SageMaker.AmazonSageMakerException", "Cause": "User is not authorized to perform iam:PassRole"}
+    outcomes = {"FindJob": [summaries()] * 4, "RunAnalyzer": [FAILURE, FAILURE, denied]}
+    walked = walk(definition, "FindJob", variables, outcomes)
+    assert walked["path"].count("RunAnalyzer") == 3
+    assert walked["path"][-2:] == ["JobState", "CreateFailed"]
+    assert (walked["error"], walked["cause"]) == (denied["Error"], denied["Cause"])
+    assert walked["variables"]["createAttempts"] == 3
 
 
 @pytest.mark.parametrize("count, sizes", [(0, []), (1, [1]), (500, [500]), (1201, [500, 500, 201])])
@@ -478,6 +592,9 @@ def test_self_hosted_roles_are_least_privilege():
         "sagemaker:ListTags",
     ):
         assert allowed[action] == [jobs]
+    # FindJob: a read with no resource-level scoping; the job's own actions stay on this schedule's jobs.
+    assert statement(machine, "FindJobs")["Action"] == "sagemaker:ListProcessingJobs"
+    assert allowed["sagemaker:ListProcessingJobs"] == ["*"]
     rule = "arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule"
     for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
         assert allowed[action] == [rule]
@@ -500,13 +617,24 @@ def test_self_hosted_roles_are_least_privilege():
     assert "cloudwatch:PutMetricData" not in job
 
 
+def job_rule_pattern(template: Template) -> dict:
+    (pattern,) = [
+        r["Properties"]["EventPattern"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.sagemaker"]
+    ]
+    return pattern
+
+
 def test_alerts_watch_this_engine_runs():
-    managed = monitoring("managed")
-    rules = resources(managed, "AWS::Events::Rule")
-    assert any("MonitoringScheduleArn" in json.dumps(r["Properties"]["EventPattern"]) for r in rules.values())
+    managed = job_rule_pattern(monitoring("managed"))
+    assert "MonitoringScheduleArn" in json.dumps(managed)
+    assert managed["detail"]["ProcessingJobStatus"] == ["Completed", "Failed", "Stopped"]
     self_hosted = monitoring("self-hosted")
     patterns = json.dumps(
         [r["Properties"]["EventPattern"] for r in resources(self_hosted, "AWS::Events::Rule").values()]
     )
     assert '"prefix": "churn-dev-data-quality-"' in patterns
     assert "Step Functions Execution Status Change" in patterns
+    # The state machine reports a failed job (JobFailed): its job events alert only on completion.
+    assert job_rule_pattern(self_hosted)["detail"]["ProcessingJobStatus"] == ["Completed"]

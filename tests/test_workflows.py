@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from stacks.app_builder import PROJECT_ROOT
+from stacks.images import SKLEARN_PROCESSING_PYTHON
 
 GITHUB = PROJECT_ROOT / ".github"
 WORKFLOWS = ("pr", "deploy", "destroy", "cdk-environment")
@@ -54,6 +55,13 @@ def test_pull_requests_to_main_run_make_test_after_a_cached_toolchain_setup():
     assert setup["actions/setup-node"]["cache-dependency-path"] == "package-lock.json"
 
 
+def test_the_toolchain_has_the_processing_images_python_for_the_parity_check_and_the_apps_as_default():
+    setup = {s["uses"].split("@")[0]: s["with"] for s in setup_action()["runs"]["steps"] if "uses" in s}
+    versions = setup["actions/setup-python"]["python-version"].split()
+    assert SKLEARN_PROCESSING_PYTHON in versions  # `make test`'s image parity check looks for python3.12
+    assert versions[-1] == "3.11"  # setup-python makes the last one listed the default python3
+
+
 def test_superseded_pull_request_runs_are_cancelled():
     concurrency = load("pr")["concurrency"]
     assert concurrency["cancel-in-progress"] is True
@@ -67,11 +75,30 @@ def test_data_gate_builds_baselines_on_head_and_base_and_compares_them():
                               "persist-credentials": False}]
     script = run_text(job)
     assert script.count("-m analyzer suggest-baseline") == 2
-    assert script.count("--dataset model/build/baseline-dataset.csv") == 2
+    # Both baselines and the model-output check read the same dataset path (each branch's own for a baseline).
+    assert script.count("--dataset model/build/baseline-dataset.csv") == 3
     assert "make model" in script and "make -C base-branch model" in script
     assert "-m scripts.constraints_diff --head build/baseline-head/constraints.json" in script
     assert "GITHUB_STEP_SUMMARY" in script
     assert job["outputs"]["markdown"] == "${{ steps.diff.outputs.markdown }}"
+
+
+def test_data_gate_compares_both_models_scores_and_appends_the_section_to_the_comment():
+    job = load("pr")["jobs"]["data-gate"]
+    names = [step.get("id") or step.get("name") for step in job["steps"]]
+    (check,) = [s for s in job["steps"] if "scripts.model_output_check" in s.get("run", "")]
+    assert names.index("base") < job["steps"].index(check) < names.index("diff")
+    assert check["env"] == {"BASE_MODEL": "${{ steps.base.outputs.model }}"}
+    command = " ".join(check["run"].replace("\\\n", " ").split())
+    assert "--head-model model/build/model.tar.gz" in command
+    assert '${BASE_MODEL:+--base-model "$BASE_MODEL"}' in command  # a base branch without a model: no comparison
+    assert "--constraints build/baseline-head/constraints.json --output model-output.md" in command
+    (base,) = [s for s in job["steps"] if s.get("id") == "base"]
+    assert 'echo "model=base-branch/model/build/model.tar.gz" >> "$GITHUB_OUTPUT"' in base["run"]
+    (diff,) = [s for s in job["steps"] if s.get("id") == "diff"]
+    lines = diff["run"].splitlines()
+    appended = lines.index("{ echo; cat model-output.md; } >> data-gate.md")
+    assert appended < next(i for i, line in enumerate(lines) if "GITHUB_STEP_SUMMARY" in line)
 
 
 def test_every_workflow_grants_nothing_by_default_and_each_job_declares_its_permissions():

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
+from contract.documents import MODEL_OUTPUT_FEATURE
 from workshop.server import format_score
-
-OUTPUT_COLUMN = "Churn Probability"
 
 
 class BaselineDatasetError(ValueError):
@@ -25,7 +24,7 @@ class BaselineDatasetError(ValueError):
 
 
 def prediction_baseline(train_csv: str | Path, booster: xgb.Booster, out_csv: str | Path) -> int:
-    """Write `OUTPUT_COLUMN` + the feature columns of a labelled training CSV; returns the row count.
+    """Write `MODEL_OUTPUT_FEATURE` + the feature columns of a labelled training CSV; returns the row count.
 
     The input has a header and the label first; scores are formatted exactly as the endpoint
     answers, so the baseline's output column has the same type as the captured one.
@@ -50,6 +49,6 @@ def prediction_baseline(train_csv: str | Path, booster: xgb.Booster, out_csv: st
     scores = booster.inplace_predict(features)
     with open(out_csv, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([OUTPUT_COLUMN, *header[1:]])
+        writer.writerow([MODEL_OUTPUT_FEATURE, *header[1:]])
         writer.writerows([format_score(score), *row[1:]] for score, row in zip(scores, rows, strict=True))
     return len(rows)

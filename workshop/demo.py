@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from contract.documents import MODEL_OUTPUT_FEATURE
 from contract.errors import ANALYZER_ERRORS
 from contract.events import PROCESSING_JOB_EVENT, SAGEMAKER_SOURCE
 from contract.lambdas import AlertsEnv
@@ -55,7 +56,7 @@ from contract.processing import (
 )
 from contract.violations import DRIFT_CHECK
 from workshop import inspection, report
-from workshop.baseline import OUTPUT_COLUMN, prediction_baseline
+from workshop.baseline import prediction_baseline
 from workshop.capture import CaptureConfig, CaptureWriter
 from workshop.server import LocalEndpoint, ModelLoadError, Predictor, load_model
 from workshop.store import S3Store, StoreError, join
@@ -344,7 +345,7 @@ class Demo:
         dataset = config.workdir / "baseline-dataset.csv"
         rows = prediction_baseline(config.train_csv, booster, dataset)
         out.line(f"Baseline dataset: {dataset.relative_to(REPO) if dataset.is_relative_to(REPO) else dataset}")
-        out.line(f'= the model\'s output ("{OUTPUT_COLUMN}") on the {rows} training rows, then their 69 inputs.')
+        out.line(f'= the model\'s output ("{MODEL_OUTPUT_FEATURE}") on the {rows} training rows, then their 69 inputs.')
         out.line("Why not the training file itself, as the workshop does: captured rows are the endpoint's")
         out.line("output followed by its inputs, so the baseline's first column is compared with the model's")
         out.line("output. The workshop's first column is the 0/1 label Churn, so the real service reports")
@@ -463,12 +464,13 @@ class Demo:
         out.step("Result")
         out.line(f"first hour:  {clean.message}")
         out.line(f"second hour: {drifted.message}")
-        out.line(f"  drift on the inputs: {', '.join(sorted(flagged - {OUTPUT_COLUMN})) or 'none'}"
+        out.line(f"  drift on the inputs: {', '.join(sorted(flagged - {MODEL_OUTPUT_FEATURE})) or 'none'}"
                  f" (the drifted scenario changes exactly: {', '.join(sorted(changed))})")
-        if OUTPUT_COLUMN in flagged:
-            out.line(f"  drift on the model's output ({OUTPUT_COLUMN}) too: more heavy users and service calls")
+        if MODEL_OUTPUT_FEATURE in flagged:
+            out.line(f"  drift on the model's output ({MODEL_OUTPUT_FEATURE}) too: more heavy users and service calls")
             out.line("  raise the predicted churn, which is what monitoring the predictions is for")
-        if clean.violations or other or flagged - {OUTPUT_COLUMN} != changed or clean.alerts or not drifted.alerts:
+        inputs_flagged = flagged - {MODEL_OUTPUT_FEATURE}
+        if clean.violations or other or inputs_flagged != changed or clean.alerts or not drifted.alerts:
             raise DemoError(
                 "the loop did not produce the expected result: a clean first hour, drift on exactly "
                 f"{sorted(changed)} in the second, and one alert; got {len(clean.violations)} violations in the "
