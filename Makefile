@@ -48,7 +48,7 @@ lint: setup ## ruff
 actionlint: setup ## actionlint (with shellcheck) on .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck .github/workflows/*.yml
 
-pytest: setup $(MODEL) browser
+pytest: setup $(MODEL) $(BASELINE_DATA) browser
 	$(PY) -m pytest
 
 # Built by .venv's Python (order only: a .venv update does not rebuild it).
