@@ -76,7 +76,8 @@ class MonitoringStack(Stack):
         engine_alerts = self._schedule(config, props)
         # Monitoring needs the endpoint in service with data capture (CDK turns this into a stack dependency).
         self.schedule.node.add_dependency(endpoint)
-        self.alerts = self._alerts(config, storage, props, engine_alerts)
+        self.alerts = self._alerts(config, storage, props, dict(engine_alerts,
+                                                                 rollback_alarm_names=endpoint.rollback_alarm_names))
         self.dashboard = self._dashboard(config, endpoint)
         CfnOutput(self, "MonitoringEngine", value=engine)
         CfnOutput(self, "ScheduleName", value=props.schedule_name)

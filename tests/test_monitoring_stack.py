@@ -638,3 +638,34 @@ def test_alerts_watch_this_engine_runs():
     assert "Step Functions Execution Status Change" in patterns
     # The state machine reports a failed job (JobFailed): its job events alert only on completion.
     assert job_rule_pattern(self_hosted)["detail"]["ProcessingJobStatus"] == ["Completed"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_endpoints_rollback_alarms_reach_the_alerts_topic(env):
+    stack_templates = templates(env)
+    alarm_names = sorted(
+        alarm["Properties"]["AlarmName"]
+        for alarm in resources(stack_templates["endpoint"], "AWS::CloudWatch::Alarm").values()
+        if "-rollback-" in alarm["Properties"]["AlarmName"]
+    )
+    assert len(alarm_names) == 3
+    template = stack_templates["monitoring"]
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()
+             if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]]
+    assert len(rules) == 1
+    pattern = rules[0]["EventPattern"]
+    assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
+    assert sorted(pattern["detail"]["alarmName"]) == alarm_names
+    assert pattern["detail"]["state"] == {"value": ["ALARM"]}
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    (target,) = rules[0]["Targets"]
+    assert target["Arn"] == {"Ref": topic_id}
+    assert "<detail-alarmName>" in json.dumps(target["InputTransformer"])
+    # The topic is encrypted: EventBridge must be allowed to publish and to use its key.
+    rule_id = next(k for k, r in resources(template, "AWS::Events::Rule").items() if r["Properties"] == rules[0])
+    policy = only(template, "AWS::SNS::TopicPolicy")[1]["Properties"]["PolicyDocument"]["Statement"]
+    publishers = [s for s in policy if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert publishers == [statement(policy, "RollbackAlarmRulePublishes")]
+    assert publishers[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    key_policy = only(template, "AWS::KMS::Key")[1]["Properties"]["KeyPolicy"]["Statement"]
+    assert statement(key_policy, "EventBridgeRulesUseKey")["Principal"] == {"Service": "events.amazonaws.com"}

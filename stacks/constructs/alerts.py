@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jsii
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -29,6 +30,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contract.events import (
+    ALARM_STATE,
+    ALARM_STATE_EVENT,
+    CLOUDWATCH_SOURCE,
     FAILED_EXECUTION_STATUSES,
     PROCESSING_JOB_EVENT,
     SAGEMAKER_SOURCE,
@@ -77,6 +81,9 @@ class RunAlertsProps:
     """Self-hosted engine: its state machine, whose failures (FAILED, TIMED_OUT, ABORTED) alert. It also
     ends with its job's failure (`JOB_FAILED_ERROR`, with the job's reason), so this engine's job events
     alert only when a job completed: one alert per failed run."""
+    rollback_alarm_names: Sequence[str] = ()
+    """The endpoint stack's rollback alarms: their ALARM transitions (SageMaker is rolling an update back)
+    are published to the topic by an EventBridge rule, as that stack cannot name this one's topic."""
 
 
 def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes: Sequence[str] = (),
@@ -97,6 +104,17 @@ def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes:
     return events.EventPattern(source=[SAGEMAKER_SOURCE], detail_type=[PROCESSING_JOB_EVENT], detail=detail)
 
 
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """An SNS topic as a rule's target with a fixed message, leaving the topic policy to the caller."""
+
+    def __init__(self, topic_arn: str, message: events.RuleTargetInput) -> None:
+        self.topic_arn, self.message = topic_arn, message
+
+    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic_arn, input=self.message)
+
+
 class RunAlerts(Construct):
     """Publishes one alert per monitoring run that needs attention, plus drift and dead-letter alarms."""
 
@@ -109,6 +127,7 @@ class RunAlerts(Construct):
         self._function(props)
         self._dead_letter_alarm(props, alarm_action)
         self._rules(props)
+        self.rollback_rule = self._rollback_rule(props) if props.rollback_alarm_names else None
         self.drift_alarms = [self._drift_alarm(props, feature, alarm_action)
                              for feature in props.drift_alarm_features]
 
@@ -121,9 +140,13 @@ class RunAlerts(Construct):
             enable_key_rotation=True, removal_policy=removal,
             pending_window=Duration.days(30 if props.retain else 7),
         )
-        # AWS's documented statement for alarms publishing to an encrypted topic.
+        # AWS's documented statement for alarms (and EventBridge rules) publishing to an encrypted topic.
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="CloudWatchAlarmsUseKey", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
+        ))
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="EventBridgeRulesUseKey", principals=[iam.ServicePrincipal("events.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
         ))
 
@@ -231,6 +254,32 @@ class RunAlerts(Construct):
                             "stateMachineArn": [props.state_machine_arn]}),
                 targets=[target],
             )
+
+    def _rollback_rule(self, props: RunAlertsProps) -> events.Rule:
+        """One message per rollback alarm that fires: which alarm, why, and what SageMaker does about it."""
+        alarm, reason = events.EventField.from_path("$.detail.alarmName"), events.EventField.from_path(
+            "$.detail.state.reason")
+        message = events.RuleTargetInput.from_text(
+            f"Endpoint {props.endpoint_name}: rollback alarm {alarm} is in ALARM ({reason}). SageMaker stops "
+            "the endpoint update in progress and returns all traffic to the previous fleet; the endpoint's "
+            "description (aws sagemaker describe-endpoint) shows the update's outcome. Look at the new model's "
+            "container logs and the alarm's metric before deploying it again."
+        )
+        rule = events.Rule(
+            self, "RollbackAlarmState",
+            description=f"{props.endpoint_name}'s rollback alarms entering ALARM, published to the alerts topic",
+            event_pattern=events.EventPattern(
+                source=[CLOUDWATCH_SOURCE], detail_type=[ALARM_STATE_EVENT],
+                detail={"alarmName": list(props.rollback_alarm_names), "state": {"value": [ALARM_STATE]}}),
+        )
+        # Not targets.SnsTopic: its topic statement lets any account's rule publish; this one names the rule.
+        rule.add_target(_TopicTarget(self.topic.topic_arn, message))
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="RollbackAlarmRulePublishes", principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sns:Publish"], resources=[self.topic.topic_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+        ))
+        return rule
 
     def _grant_least_privilege(self, props: RunAlertsProps, marker_prefix: str) -> None:
         partition = Stack.of(self).partition
