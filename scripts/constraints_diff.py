@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.documents import FeatureConstraints
+from scripts.pr_section import EXIT_UNREADABLE, emit_section  # noqa: F401 (EXIT_UNREADABLE: this script's exit code)
 
-EXIT_UNREADABLE = 1
 MAX_LISTED_VALUES = 10
 CONFIG_ROW = "(monitoring_config)"
 COLUMNS_ROW = "(columns)"
@@ -191,18 +191,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def render() -> str:
         head = load_contract(args.head)
         base = load_contract(args.base) if args.base else Contract(features={}, monitoring_config={})
-    except ConstraintsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    markdown = render_markdown(diff_contracts(base, head), head, has_base=args.base is not None)
-    if args.output:
-        args.output.write_text(markdown, encoding="utf-8")
-    sys.stdout.write(markdown)
-    return 0
+        return render_markdown(diff_contracts(base, head), head, has_base=args.base is not None)
 
+    return emit_section(render, args.output, ConstraintsError)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,10 +29,10 @@ from analyzer.baseline import profile_dataset
 from analyzer.checks import drift_exceeds, drift_value
 from contract.documents import MODEL_OUTPUT_FEATURE, Constraints, FeatureStatistics, MonitoringConfig, Statistics
 from contract.errors import BaselineError, DatasetError
+from scripts.pr_section import EXIT_UNREADABLE, emit_section  # noqa: F401 (EXIT_UNREADABLE: this script's exit code)
 from workshop.baseline import BaselineDatasetError, prediction_baseline
 from workshop.server import ModelLoadError, load_model
 
-EXIT_UNREADABLE = 1
 SECTION_TITLE = "### Model output"
 QUALITY_PENDING = ("*Model quality* (each model's metrics on the validation set with predictions) is not compared "
                    "yet: it waits for model-quality monitoring, which this repository does not have.")
@@ -164,18 +164,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def render() -> str:
         config = output_config(args.constraints)
         comparison = compare(args.dataset, args.base_model, args.head_model, config) if args.base_model else None
-    except CheckInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    markdown = render_markdown(comparison, args.dataset)
-    if args.output:
-        args.output.write_text(markdown, encoding="utf-8")
-    sys.stdout.write(markdown)
-    return 0
+        return render_markdown(comparison, args.dataset)
 
+    return emit_section(render, args.output, CheckInputError)
 
 if __name__ == "__main__":
     sys.exit(main())
