@@ -12,6 +12,8 @@ MODEL := model/build/model.tar.gz
 # What the deployed baseline job profiles: the model's score in place of the label, then the inputs
 # (captured rows are output then input; see workshop/baseline.py).
 BASELINE_DATA := model/build/baseline-dataset.csv
+# What the model-quality baseline profiles: probability,prediction,label on the held-out rows.
+VALIDATION_DATA := model/build/validation-predictions.csv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -39,7 +41,10 @@ $(MODEL): $(VENV)/.installed model/synthetic.py model/train.py
 $(BASELINE_DATA): $(MODEL) workshop/baseline.py
 	$(PY) -m workshop baseline-dataset --out $@
 
-model: $(MODEL) $(BASELINE_DATA) ## Generate the synthetic training data, train the model, write the baseline dataset
+$(VALIDATION_DATA): $(MODEL) workshop/baseline.py
+	$(PY) -m workshop validation-dataset --out $@
+
+model: $(MODEL) $(BASELINE_DATA) $(VALIDATION_DATA) ## Generate the synthetic data, train the model, write the baseline datasets
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check .
@@ -48,7 +53,7 @@ lint: setup ## ruff
 actionlint: setup ## actionlint (with shellcheck) on .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck .github/workflows/*.yml
 
-pytest: setup $(MODEL) $(BASELINE_DATA) browser
+pytest: setup $(MODEL) $(BASELINE_DATA) $(VALIDATION_DATA) browser
 	$(PY) -m pytest
 
 # Built by .venv's Python (order only: a .venv update does not rebuild it).
@@ -56,7 +61,7 @@ $(IMAGE_VENV)/.installed: requirements-image.txt requirements-parity.txt | $(VEN
 	$(PY) -m scripts.image_parity setup $(IMAGE_VENV)
 	@touch $@
 
-image-parity: $(IMAGE_VENV)/.installed $(MODEL) $(BASELINE_DATA) ## The analyzer's tests and baselines under the processing image's Python and libraries
+image-parity: $(IMAGE_VENV)/.installed $(MODEL) $(BASELINE_DATA) $(VALIDATION_DATA) ## The analyzer's tests and baselines under the processing image's Python and libraries
 	$(PY) -m scripts.image_parity check $(IMAGE_VENV)
 
 # The HTML report test renders the page in Debian's chromium; install it when it is missing.

@@ -73,9 +73,23 @@ def all_strings_simple(content: bytes) -> bool:
     return bool(((text[escapes + 1] == ord("n")) & (text[escapes + 2] == ord('"'))).all())
 
 
+def _utf8(content: bytes) -> bool:
+    # pyarrow's JSON reader does not check that strings are UTF-8: a bad byte would reach the profiler.
+    if content.isascii():
+        return True
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_table(contents: Sequence[bytes], records: int) -> pa.Table | None:
-    """The records of consecutive files as one table, or None when some line is unusual (or the
-    table does not hold `records` records): those files are then read record by record."""
+    """The records of consecutive files as one table, or None when some line is unusual, some byte
+    is not UTF-8 (or the table does not hold `records` records): those files are then read record
+    by record."""
+    if not all(_utf8(part) for part in contents):
+        return None
     content = b"".join(part if part.endswith(b"\n") else part + b"\n" for part in contents if part)
     try:
         table = pa_json.read_json(
@@ -147,9 +161,9 @@ def fast_candidates(table: pa.Table, window: Window, simple_strings: bool) -> tu
     out_part, in_part = pc.struct_field(capture, [_OUTPUT]), pc.struct_field(capture, [_INPUT])
     out_data, out_plain = _plain_text(pc.struct_field(out_part, [_DATA]), simple_strings)
     in_data, in_plain = _plain_text(pc.struct_field(in_part, [_DATA]), simple_strings)
-    no_output = to_numpy(pc.is_null(out_part))
+    # A record without one of its parts is unusable: the per-record path says why.
     ok = in_plain & _equals(pc.struct_field(in_part, [_ENCODING]), "CSV")
-    ok &= no_output | (out_plain & _equals(pc.struct_field(out_part, [_ENCODING]), "CSV"))
+    ok &= out_plain & _equals(pc.struct_field(out_part, [_ENCODING]), "CSV")
     outside = np.zeros(len(table), dtype=bool)
     if window.bounded:
         times = pc.strptime(
@@ -169,8 +183,6 @@ def fast_candidates(table: pa.Table, window: Window, simple_strings: bool) -> tu
         outside = ~inside
     comma, newline, nothing = (string_scalar(text) for text in (",", "\n", ""))
     lines = pc.binary_join_element_wise(out_data, comma, in_data, newline, nothing)
-    if no_output.any():
-        lines = pc.if_else(bool_array(no_output), pc.binary_join_element_wise(in_data, newline, nothing), lines)
     return ok & ~outside, ok & outside, lines
 
 

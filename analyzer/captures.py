@@ -10,8 +10,11 @@ configured, takes the per-record path (`analyzer.capture_records`, `analyzer.pre
 stay in file order and messages name the file and line either way. Files come from
 `analyzer.capture_sources`.
 
-Bad input never stops the run: a malformed line, an unknown encoding or an unreadable file is
+Bad input never stops the reading: a malformed line, an unknown encoding or an unreadable file is
 counted and described (file and line) in `CaptureSummary.issues`, and the other records are kept.
+Every record read is either analysed or unusable with its reason (`CaptureSummary.reasons`), on
+the fast path and the per-record path alike; the monitor fails a run whose unusable share is too
+large (`CaptureSummary.unusable_share`).
 `window_records` reads the same files record by record, for a look at what the run would analyse:
 each usable record with its fields, each other line with the issue the run would report.
 
@@ -25,6 +28,7 @@ Column-count decisions (the service's own behaviour is not documented):
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ from analyzer.preprocessors import InferenceRecord, handler_rows, inference_reco
 from contract.layout import Window
 
 MAX_ISSUES = 200  # issues kept for the report; all are counted
+_DETAIL = re.compile(r" \([^()]*\)")  # a problem's parenthesised details (positions, parser text)
 GROUP_RECORDS = 1 << 14  # records of consecutive files parsed together: few, large pyarrow calls, bounded memory
 PREFETCH_BATCHES = 2  # batches read ahead of the profiler (each about GROUP_RECORDS rows)
 
@@ -63,11 +68,15 @@ class CaptureSummary:
     in_window: int = 0
     rows: int = 0
     dropped: int = 0  # records the preprocessor asked to drop
-    bad_records: int = 0
+    analysed: int = 0  # records of the window that gave rows or were dropped by the preprocessor
+    bad_records: int = 0  # records that cannot be used, each with its reason
     unreadable_files: int = 0
     field_counts: Counter = field(default_factory=Counter)  # rows per number of fields
     first_row_with: dict[int, str] = field(default_factory=dict)  # field count -> where first seen
     issues: list[Issue] = field(default_factory=list)
+    # Every problem counted by its kind (details such as positions left out), with its first issue.
+    reasons: Counter = field(default_factory=Counter)
+    first_issue: dict[str, Issue] = field(default_factory=dict)
 
     def report(self, location: str, problem: str, record: bool = True) -> None:
         if record:
@@ -76,6 +85,22 @@ class CaptureSummary:
             self.unreadable_files += 1
         if len(self.issues) < MAX_ISSUES:
             self.issues.append(Issue(location, problem))
+        kind = _DETAIL.sub("", problem)
+        self.reasons[kind] += 1
+        self.first_issue.setdefault(kind, Issue(location, problem))
+
+    @property
+    def unusable_share(self) -> float:
+        """Unusable records / records that were analysed or unusable (0.0 when there were none)."""
+        seen = self.analysed + self.bad_records
+        return self.bad_records / seen if seen else 0.0
+
+    def top_reasons(self, count: int = 3) -> list[tuple[int, str, str]]:
+        """(records, first location, first problem) of the most frequent kinds of problem."""
+        return [
+            (number, self.first_issue[kind].location, self.first_issue[kind].problem)
+            for kind, number in self.reasons.most_common(count)
+        ]
 
     def count_fields(self, lengths: np.ndarray, location: Callable[[int], str]) -> None:
         values, first_index, counts = np.unique(lengths, return_index=True, return_counts=True)
@@ -130,9 +155,12 @@ class CaptureReader:
         width: int,
         window: Window | None = None,
         preprocessor: Callable[[InferenceRecord], object] | None = None,
+        names: Sequence[str] | None = None,
     ):
+        """`names`: the baseline's columns, for JSON objects' fields (`capture_records.mapped_row`)."""
         self.source = source
         self.width = width
+        self.names = names
         self.window = window or Window()
         self.preprocessor = preprocessor
         self.summary = CaptureSummary()
@@ -197,6 +225,7 @@ class CaptureReader:
                 fast_parts, fast_lengths = fast_rows(fast_lines, self.width)
                 parts.extend((fast_index[positions], columns) for positions, columns in fast_parts)
             self.summary.in_window += len(fast_index)
+            self.summary.analysed += len(fast_index)
             slow = np.flatnonzero(~(fast | settled))
         rows, row_records = self._slow_rows(files, slow, file_of, line_of, location)
         if rows:
@@ -246,14 +275,16 @@ class CaptureReader:
             return []
         self.summary.in_window += 1
         if self.preprocessor is None:
-            return record_rows(record)
-        try:
-            result = self.preprocessor(inference_record(record))
-        except Exception as exc:  # the user's handler may raise anything
-            raise RecordError(f"preprocess_handler raised {type(exc).__name__}: {exc}") from None
-        rows = handler_rows(result)
-        if not rows:
-            self.summary.dropped += 1
+            rows = record_rows(record, self.names)
+        else:
+            try:
+                result = self.preprocessor(inference_record(record))
+            except Exception as exc:  # the user's handler may raise anything
+                raise RecordError(f"preprocess_handler raised {type(exc).__name__}: {exc}") from None
+            rows = handler_rows(result, self.names)
+            if not rows:
+                self.summary.dropped += 1
+        self.summary.analysed += 1
         return rows
 
 
@@ -269,7 +300,7 @@ class CaptureRecord:
     inference_time: str | None  # eventMetadata's
     event_id: str | None
     inference_id: str | None
-    output: list[Row]  # the rows of endpointOutput ([] without one), as many as of endpointInput
+    output: list[Row]  # the rows of endpointOutput, as many as of endpointInput
     inputs: list[Row]
 
 
@@ -300,4 +331,4 @@ def window_records(files: Iterable[CaptureFile], window: Window) -> Iterator[Cap
                 yield Issue(f"{capture_file.name}:{number}", str(exc))
                 continue
             meta = [_metadata(record, key) for key in ("inferenceTime", "eventId", "inferenceId")]
-            yield CaptureRecord(capture_file.name, number, *meta, output or [], inputs or [])
+            yield CaptureRecord(capture_file.name, number, *meta, output, inputs)

@@ -99,25 +99,11 @@ def _block_size(path: str, batch_rows: int) -> int:
     return min(max(batch_rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
 
 
-def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows: int) -> Iterator[Batch]:
+def _reader(split: Split, names: list[str], skip_header: bool, block: int, invalid_row) -> pacsv.CSVStreamingReader:
     begin, end = line_range(split)
-    if end <= begin:
-        return
-    skip_header = header and begin == 0
-    ragged: list[str] = []
-    count = [0]
-
-    def invalid_row(row) -> str:
-        count[0] += 1
-        if len(ragged) < MAX_REPORTED_LINES:
-            ragged.append(row.text)
-        return "skip"
-
-    reader = pacsv.open_csv(
+    return pacsv.open_csv(
         RangeFile(split.path, begin, end),
-        read_options=pacsv.ReadOptions(
-            column_names=names, skip_rows=1 if skip_header else 0, block_size=_block_size(split.path, batch_rows)
-        ),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if skip_header else 0, block_size=block),
         parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
@@ -126,20 +112,81 @@ def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows:
             quoted_strings_can_be_null=True,
         ),
     )
-    try:
-        for record_batch in reader:
-            yield list(record_batch.columns)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise DatasetError(f"{split.path}: cannot parse as CSV near byte {begin}: {error}") from None
+
+
+def _not_utf8(split: Split) -> DatasetError | None:
+    """The error naming a split's first line that is not UTF-8, if any: checked once reading has
+    failed, as the likely cause (pyarrow names neither the line nor the byte)."""
+    for line_number, raw in split_lines(split):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return DatasetError(
+                f"{split.path}, line {line_number}: byte {raw[bad.start]:#04x} at column {bad.start + 1} is "
+                "not UTF-8 text; save the file as UTF-8 (or remove the byte)"
+            )
+    return None
+
+
+def _parse_error(split: Split, error: Exception, rows: int) -> DatasetError:
+    """The named error of a split pyarrow cannot read: a byte that is not UTF-8, else where the
+    reading stopped."""
+    not_utf8 = _not_utf8(split)
+    if not_utf8:
+        return not_utf8
+    first = next(split_lines(split), (1, b""))[0]
+    return DatasetError(
+        f"{split.path}: cannot parse as CSV after {rows} rows from line {first} ({error}); "
+        "check the quoting of the rows that follow"
+    )
+
+
+def _csv_split_batches(split: Split, names: list[str], header: bool, batch_rows: int) -> Iterator[Batch]:
+    begin, end = line_range(split)
+    if end <= begin:
+        return
+    block = _block_size(split.path, batch_rows)
+    done = 0  # rows already yielded: a retry with larger blocks skips them
+    while True:
+        ragged: list[str] = []
+        count = [0]
+
+        def invalid_row(row, ragged=ragged, count=count) -> str:
+            count[0] += 1
+            if len(ragged) < MAX_REPORTED_LINES:
+                ragged.append(row.text)
+            return "skip"
+
+        seen = 0
+        try:
+            for record_batch in _reader(split, names, header and begin == 0, block, invalid_row):
+                seen += record_batch.num_rows
+                if seen > done:
+                    yield [column.slice(record_batch.num_rows - (seen - done)) for column in record_batch.columns]
+                    done = seen
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+            # A row longer than a block ("straddling object"): read again with blocks that hold it.
+            if "straddling" in str(error) and block <= end - begin:
+                block = min(block * 8, end - begin + 1)
+                continue
+            raise _parse_error(split, error, done) from None
     if count[0]:
-        lines = _locate_lines(split, ragged)
-        numbers = ", ".join(map(str, lines))
-        where = f"line{'s' if len(lines) > 1 else ''} {numbers}" if lines else f"rows such as {ragged[0]!r}"
-        raise DatasetError(
-            f"{split.path}: {count[0]} row(s) do not have {len(names)} fields like the "
-            f"{'header' if header else 'first line'} ({where}{', ...' if count[0] > len(lines) else ''}); "
-            "fix or remove them (quote values that contain commas)"
-        )
+        _raise_ragged(split, names, header, count[0], ragged)
+
+
+def _raise_ragged(split: Split, names: list[str], header: bool, count: int, ragged: list[str]) -> None:
+    not_utf8 = _not_utf8(split)  # a byte that is not UTF-8 may have cut a quoted field short
+    if not_utf8:
+        raise not_utf8
+    lines = _locate_lines(split, ragged)
+    numbers = ", ".join(map(str, lines))
+    where = f"line{'s' if len(lines) > 1 else ''} {numbers}" if lines else f"rows such as {ragged[0]!r}"
+    raise DatasetError(
+        f"{split.path}: {count} row(s) do not have {len(names)} fields like the "
+        f"{'header' if header else 'first line'} ({where}{', ...' if count > len(lines) else ''}); "
+        "fix or remove them (quote values that contain commas)"
+    )
 
 
 def _json_text(value: object, path: str, line: int, key: str) -> str | None:
@@ -163,7 +210,9 @@ def _json_records(split: Split) -> Iterator[tuple[int, dict]]:
         try:
             # Numbers keep their text, as the profiler reads every value as written.
             record = json.loads(text, parse_float=str, parse_int=str)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except UnicodeDecodeError:
+            raise _not_utf8(split) or DatasetError(f"{split.path}, line {line_number}: not UTF-8 text") from None
+        except json.JSONDecodeError as error:
             raise DatasetError(f"{split.path}, line {line_number}: not valid JSON ({error})") from None
         if not isinstance(record, dict):
             raise DatasetError(f"{split.path}, line {line_number}: a JSON line must be an object {{...}}")

@@ -60,9 +60,12 @@ def metric_data(
     return data
 
 
-def write_metric_file(metrics_dir: str, data: list[dict]) -> str:
+def write_metric_file(
+    metrics_dir: str, data: list[dict], namespace: str = metrics.NAMESPACE, file_name: str = metrics.METRICS_FILE
+) -> str:
+    """The metrics file; model quality passes its own namespace and file name."""
     os.makedirs(metrics_dir, exist_ok=True)
-    path = os.path.join(metrics_dir, metrics.METRICS_FILE)
+    path = os.path.join(metrics_dir, file_name)
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"Namespace": metrics.NAMESPACE, "MetricData": data}, handle, indent=1)
+        json.dump({"Namespace": namespace, "MetricData": data}, handle, indent=1)
     return path

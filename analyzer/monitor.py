@@ -4,6 +4,11 @@ Output folder: `statistics.json` (of the window), `constraints.json` (suggested 
 `constraint_violations.json` (always written, `{"violations" : [ ]}` when clean, so readers never
 have to tell "no violations" from "no report"), and optionally the exit message file and the
 CloudWatch metrics file.
+
+The usability rule: every capture record of the window is analysed or unusable with its reason.
+When the unusable share exceeds `unusable_record_threshold` (the constraints' monitoring_config,
+default 0.1, or the caller's override) the run fails with `UnusableDataError` and writes no
+report: statistics of the few readable records would say all is well while monitoring is blind.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from analyzer import metrics
@@ -23,11 +28,11 @@ from analyzer.jsonfmt import write_document
 from analyzer.preprocessors import load_preprocessor
 from analyzer.profile import Profiler
 from analyzer.suggest import suggest_constraints
-from contract.documents import Constraints, Statistics
-from contract.errors import BaselineError, NoDataError
+from contract.documents import Constraints, Statistics, check_constraints_columns
+from contract.errors import BaselineError, NoDataError, UnusableDataError
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, Window
 from contract.metrics import METRICS_FOLDER
-from contract.processing import NO_DATA_REASON, exit_message
+from contract.processing import NO_DATA_REASON, cut_to_bytes, exit_message, unusable_data_message
 from contract.violations import Violation, to_document
 
 log = logging.getLogger(__name__)
@@ -65,22 +70,11 @@ def load_document(path: str, what: str) -> dict:
             f"cannot read the baseline {what} {path}: {exc.strerror}; pass the {what} file written by "
             "suggest-baseline"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also nesting too deep, an integer of 4,300+ digits
         raise BaselineError(f"baseline {what} {path} is not valid JSON ({exc}); regenerate or fix it") from None
     if not isinstance(document, dict) or not isinstance(document.get("features"), list):
         raise BaselineError(f"baseline {what} {path} has no 'features' list; is it a {what}.json file?")
     return document
-
-
-def baseline_names(statistics: dict, path: str) -> list[str]:
-    names = []
-    for index, feature in enumerate(statistics["features"]):
-        if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
-            raise BaselineError(f"baseline statistics {path}: features[{index}] has no 'name'")
-        names.append(feature["name"])
-    if not names:
-        raise BaselineError(f"baseline statistics {path} lists no features")
-    return names
 
 
 def _no_data(captures: str, window: Window, summary: CaptureSummary) -> NoDataError:
@@ -95,11 +89,30 @@ def _no_data(captures: str, window: Window, summary: CaptureSummary) -> NoDataEr
     )
 
 
+def share(text: str) -> float:
+    """A share in [0, 1] given as text (`--unusable-threshold`, the container's variable); ValueError if not."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{text!r} is not in [0, 1]")
+    return value
+
+
+def _check_usable(summary: CaptureSummary, threshold: float) -> None:
+    """UnusableDataError when more than `threshold` of the window's records could not be used."""
+    if summary.bad_records and summary.unusable_share > threshold:
+        raise UnusableDataError(
+            unusable_data_message(
+                summary.bad_records, summary.analysed + summary.bad_records, threshold, summary.top_reasons()
+            )
+        )
+
+
 def write_message(path: str, text: str) -> None:
-    """The exit message file the processing job reports (contract, section 2)."""
+    """The exit message file the processing job reports (contract, section 2), cut to the 1 KB the
+    service keeps so that the cut is ours ("...") rather than mid-character."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(cut_to_bytes(text))
 
 
 def _profile_captures(reader: CaptureReader, profiler: Profiler, names: list[str]) -> CaptureSummary:
@@ -138,6 +151,35 @@ def _write_reports(output_dir: str, statistics: dict, outcome: CheckOutcome) -> 
     write_document(os.path.join(output_dir, VIOLATIONS_FILE), to_document(outcome.violations))
 
 
+def _profile_window(captures: str, window: Window, handler: Callable | None, names: list[str],
+                    unusable_threshold: float):
+    """The window's profile and what reading found; fails on too many unusable records or none usable."""
+    profiler = Profiler(names)
+    try:
+        reader = CaptureReader(captures, len(names), window, handler, names=names)
+        summary = _profile_captures(reader, profiler, names)
+        _check_usable(summary, unusable_threshold)
+        if summary.rows == 0:
+            raise _no_data(captures, window, summary)
+        return profiler.result(), summary
+    finally:
+        profiler.close()
+
+
+def _load_baseline(statistics: str, constraints: str, categorical_drift_method: str | None,
+                   unusable_threshold: float | None) -> tuple[Statistics, Constraints]:
+    """Both baseline files, validated before the captures are read (a damaged file fails the run before
+    the long part), with the caller's overrides applied."""
+    baseline = Statistics.of(load_document(statistics, "statistics"), statistics)
+    checked = Constraints.of(load_document(constraints, "constraints"), constraints, categorical_drift_method)
+    check_constraints_columns(checked, baseline.names, constraints)
+    if unusable_threshold is not None:
+        checked = replace(
+            checked, config=checked.config.merged({"unusable_record_threshold": unusable_threshold}, "threshold")
+        )
+    return baseline, checked
+
+
 def run_monitoring(
     captures: str,
     statistics: str,
@@ -152,28 +194,27 @@ def run_monitoring(
     schedule_name: str | None = None,
     message_file: str | None = None,
     categorical_drift_method: str | None = None,
+    unusable_threshold: float | None = None,
 ) -> MonitoringResult:
     """Profile the captures of [start, end) and check them against the baseline files.
 
-    Raises BaselineError (baseline files), NoDataError (nothing to analyse), CaptureSourceError
-    (captures cannot be listed), PreprocessorError (script cannot be loaded) or WindowError.
+    `unusable_threshold` (a share in [0, 1]) replaces the constraints' `unusable_record_threshold`.
+    Raises BaselineError (baseline files), NoDataError (nothing to analyse), UnusableDataError (too
+    many unusable records), CaptureSourceError (captures cannot be listed), PreprocessorError
+    (script cannot be loaded) or WindowError.
     """
     window = Window.parse(start, end)
-    baseline_statistics = load_document(statistics, "statistics")
-    baseline_constraints = load_document(constraints, "constraints")
-    names = baseline_names(baseline_statistics, statistics)
+    baseline, baseline_constraints = _load_baseline(statistics, constraints, categorical_drift_method,
+                                                    unusable_threshold)
+    names = baseline.names
     handler = load_preprocessor(preprocessor) if isinstance(preprocessor, str) else preprocessor
 
-    profiler = Profiler(names)
-    summary = _profile_captures(CaptureReader(captures, len(names), window, handler), profiler, names)
-    if summary.rows == 0:
-        raise _no_data(captures, window, summary)
-
-    profile = profiler.result()
+    profile, summary = _profile_window(captures, window, handler, names,
+                                       baseline_constraints.config.unusable_record_threshold)
     current = Statistics.of(profile.statistics, "current statistics")
     outcome = evaluate(
-        Statistics.of(baseline_statistics, "baseline statistics"),
-        Constraints.of(baseline_constraints, "baseline constraints", categorical_drift_method),
+        baseline,
+        baseline_constraints,
         current,
         profile.type_counts,
         profile.value_counts,

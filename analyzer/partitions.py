@@ -13,6 +13,7 @@ parallelism is not published: `DEFAULT_PARALLELISM` = 4 assumes the 4 vCPUs of t
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 from collections.abc import Iterator, Sequence
@@ -80,12 +81,16 @@ def line_range(split: Split) -> tuple[int, int]:
 
 
 class RangeFile(io.RawIOBase):
-    """Read-only view of bytes [begin, end) of a file, for pyarrow's streaming readers."""
+    """Read-only view of bytes [begin, end) of a file, for pyarrow's streaming readers.
+
+    Bytes that are not UTF-8 raise UnicodeDecodeError as they are read, before pyarrow parses them
+    (pyarrow would otherwise fail in odd places: opening the file, or its invalid-row handler)."""
 
     def __init__(self, path: str, begin: int, end: int) -> None:
         self._handle = open(path, "rb")  # noqa: SIM115 - closed with this object
         self._handle.seek(begin)
         self._left = end - begin
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
 
     def readable(self) -> bool:
         return True
@@ -94,6 +99,10 @@ class RangeFile(io.RawIOBase):
         view = memoryview(buffer)[: self._left]
         count = self._handle.readinto(view)
         self._left -= count
+        chunk = view[:count].tobytes()
+        # ASCII (the usual file) needs no decoding, unless a character was cut at the last chunk's end.
+        if not chunk.isascii() or self._decoder.getstate()[0]:
+            self._decoder.decode(chunk, final=not count)
         return count
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 `load_handler` imports a function from a script (the record preprocessor, the post-analytics
 processor); `load_preprocessor` adapts `preprocess_handler` to one argument. The handler gets an
 `InferenceRecord` (the service's attribute names) and returns a flat dict (one row), a list of
-them, or [] to drop the record; `handler_rows` turns that into rows, keys sorted.
+them, or [] to drop the record; `handler_rows` turns that into rows, columns found by name (or by
+position in sorted-key order when no key names a baseline column: `capture_records.mapped_row`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import importlib.util
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from analyzer.capture_records import RecordError, Row, dict_row
+from analyzer.capture_records import RecordError, Row, flat_fields, mapped_row
 from contract.errors import PreprocessorError
 
 
@@ -96,7 +97,7 @@ def load_preprocessor(path: str) -> Callable[[InferenceRecord], object]:
     return handler
 
 
-def handler_rows(result: object) -> list[Row]:
+def handler_rows(result: object, names: Sequence[str] | None = None) -> list[Row]:
     """The rows of what `preprocess_handler` returned; RecordError for anything but flat dicts."""
     items = result if isinstance(result, list) else [result]
     if not all(isinstance(item, dict) for item in items):
@@ -104,4 +105,4 @@ def handler_rows(result: object) -> list[Row]:
             f"preprocess_handler returned {type(result).__name__}; "
             "return a flat dict (one row) or [] to drop the record"
         )
-    return [dict_row(item) for item in items]
+    return [mapped_row([flat_fields(item)], names) for item in items]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from contract.documents import NUMERICAL, FeatureStatistics, MonitoringConfig
+from contract.validation import as_double
 
 
 def _feature_constraints(raw: Mapping, item_count: int) -> dict:
@@ -22,8 +23,10 @@ def _feature_constraints(raw: Mapping, item_count: int) -> dict:
         "inferred_type": raw["inferred_type"],
         "completeness": feature.num_present / item_count if item_count else 0.0,
     }
-    if NUMERICAL in raw and "min" in stats:
-        out["num_constraints"] = {"is_non_negative": stats["min"] >= 0.0}
+    # as_double: a document read back from JSON holds Jackson's quoted "Infinity" for a non-finite min.
+    minimum = as_double(stats.get("min")) if NUMERICAL in raw else None
+    if minimum is not None:
+        out["num_constraints"] = {"is_non_negative": minimum >= 0.0}
     buckets = stats.get("distribution", {}).get("categorical", {}).get("buckets")
     if buckets:
         out["string_constraints"] = {"domains": [bucket["value"] for bucket in buckets]}

@@ -218,9 +218,12 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def _run_phase(name: str, dataset: str, captures: str, work: str) -> dict | None:
-    """Run one phase in a fresh interpreter: its own report, and the peak of its process tree."""
-    command = [sys.executable, "-m", "benchmarks.analyzer_bench", "--phase", name, dataset, captures, work]
+def _run_phase(
+    name: str, dataset: str, captures: str, work: str, module: str = "benchmarks.analyzer_bench"
+) -> dict | None:
+    """Run one phase in a fresh interpreter (`python -m <module> --phase ...`, this module's by default):
+    its own report, and the peak of its process tree."""
+    command = [sys.executable, "-m", module, "--phase", name, dataset, captures, work]
     sampling = os.path.isfile(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -240,9 +243,9 @@ def _run_phase(name: str, dataset: str, captures: str, work: str) -> dict | None
     return measured
 
 
-def _phase_main(name: str, dataset: str, captures: str, work: str) -> None:
+def _phase_main(name: str, dataset: str, captures: str, work: str, phases: dict | None = None) -> None:
     started = time.perf_counter()
-    PHASES[name](dataset, captures, work)
+    (phases or PHASES)[name](dataset, captures, work)
     seconds = time.perf_counter() - started
     # RUSAGE_CHILDREN: the analyzer's numeric child process, waited for before the run returns.
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -334,14 +337,19 @@ def _label(name: str, size: int | None) -> str:
     return name if size is None else f"{name}, {size:,}/file"
 
 
-def _report(results: dict[tuple[str, int | None], dict], rows: int, captures: int) -> None:
-    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records; medians of interleaved rounds)")
+def print_phases(results: dict[tuple[str, int | None], dict], width: int = 24) -> None:
+    """One line per phase: median wall time, its spread, CPU time and peak memory."""
     for (name, size), measured in results.items():
         low, high = measured["spread"]
         print(
-            f"  {_label(name, size):<24} {measured['seconds']:7.2f} s wall ({low:.2f}-{high:.2f} in {measured['runs']}"
-            f" runs) {measured['cpu_seconds']:7.2f} s cpu   peak {measured['peak_mb']:6.1f} MB"
+            f"  {_label(name, size):<{width}} {measured['seconds']:7.2f} s wall ({low:.2f}-{high:.2f} in "
+            f"{measured['runs']} runs) {measured['cpu_seconds']:7.2f} s cpu   peak {measured['peak_mb']:6.1f} MB"
         )
+
+
+def _report(results: dict[tuple[str, int | None], dict], rows: int, captures: int) -> None:
+    print(f"\nresults ({rows:,} rows x 70 columns, {captures:,} capture records; medians of interleaved rounds)")
+    print_phases(results)
     pairs = [(("baseline", None), ("csv floor", None))]
     pairs += [(("monitoring", size), ("json floor", size)) for name, size in results if name == "monitoring"]
     for key, floor_key in pairs:

@@ -15,6 +15,9 @@ stacks and the workshop all carry it. What lives where:
   violation description templates with their parsers, side by side.
 - `documents`: the typed read model of `statistics.json` and `constraints.json`, with the
   monitoring config's defaults.
+- `model_quality`: the model-quality monitor's problem types, metric names and orders, suggested
+  constraints and CloudWatch names, and typed views of its documents; `quality_violations`: its
+  violations' names, wording and document (exported by `model_quality` too).
 - `javanumbers`: Java's `Double.toString`, the number format of every document and message.
 - `errors`: the error classes whose messages users see.
 

@@ -37,6 +37,9 @@ HOUR_FOLDER_FORMAT = "%Y/%m/%d/%H"
 CAPTURE_FILE_SPAN = timedelta(hours=2)
 
 SCHEDULE_SUFFIX = "-data-quality"
+MODEL_QUALITY_SCHEDULE_SUFFIX = "-model-quality"
+# Ground-truth labels: ground-truth/<endpoint>/yyyy/mm/dd/HH/<name>.jsonl (hour = when collected).
+GROUND_TRUTH_PREFIX = "ground-truth"
 MAX_NAME = 63  # SageMaker's limit for schedule and job names
 
 _HOUR_PATH = r"(\d{4})/(\d{2})/(\d{2})/(\d{2})"
@@ -168,6 +171,22 @@ class Window:
 def schedule_name(endpoint: str) -> str:
     """The monitoring schedule's name (both engines): `<endpoint>-data-quality`, within 63 characters."""
     return f"{endpoint[: MAX_NAME - len(SCHEDULE_SUFFIX)].rstrip('-')}{SCHEDULE_SUFFIX}"
+
+
+def model_quality_schedule_name(endpoint: str) -> str:
+    """The model-quality schedule's (and report folder's) name: `<endpoint>-model-quality`."""
+    suffix = MODEL_QUALITY_SCHEDULE_SUFFIX
+    return f"{endpoint[: MAX_NAME - len(suffix)].rstrip('-')}{suffix}"
+
+
+def is_model_quality_schedule(name: str) -> bool:
+    """Whether a schedule (or report folder) name is a model-quality one (`model_quality_schedule_name`)."""
+    return name.endswith(MODEL_QUALITY_SCHEDULE_SUFFIX)
+
+
+def ground_truth_prefix(endpoint: str) -> str:
+    """The key prefix of an endpoint's label files (no final slash): `ground-truth/<endpoint>`."""
+    return f"{GROUND_TRUTH_PREFIX}/{endpoint}"
 
 
 def monitoring_job_prefix(schedule: str) -> str:

@@ -10,6 +10,8 @@ alarms and the dashboard read.
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 METRICS_FILE = "data-metrics.json"
+# A model-quality run's metrics file (ours); its namespace is contract.model_quality.NAMESPACE.
+MODEL_METRICS_FILE = "model-metrics.json"
 # The metrics file's folder under a run's report folder (ours: the self-hosted job's metrics output).
 METRICS_FOLDER = "metrics"
 ENDPOINT_DIMENSION = "Endpoint"

@@ -25,6 +25,10 @@ CODE_INPUT_PATH = f"{PROCESSING_ROOT}/input/code"
 STATISTICS_INPUT_DIR = f"{PROCESSING_ROOT}/baseline/stats"
 CONSTRAINTS_INPUT_DIR = f"{PROCESSING_ROOT}/baseline/constraints"
 OUTPUT_PATH = f"{PROCESSING_ROOT}/output"
+# Model quality (real): the merge job's inputs keep their yyyy/mm/dd/HH suffix under these.
+GROUND_TRUTH_INPUT_PATH = f"{PROCESSING_ROOT}/groundtruth"
+MERGE_DATASET_PATH = f"{PROCESSING_ROOT}/input_data"
+MODEL_QUALITY = "MODEL_QUALITY"  # analysis_type of a model-quality run
 # Ours: the self-hosted job's metrics file goes to its own output (the state machine publishes it).
 METRICS_OUTPUT_PATH = f"{PROCESSING_ROOT}/metrics"
 MESSAGE_FILE = "/opt/ml/output/message"
@@ -59,6 +63,17 @@ class Env:
     CATEGORICAL_DRIFT_METHOD = "categorical_drift_method"
     MESSAGE_FILE = "output_message_file"  # ours
     METRICS_PATH = "output_metrics_path"  # ours
+    UNUSABLE_THRESHOLD = "unusable_record_threshold"  # ours: overrides the constraints' monitoring_config
+    # Model quality (documented, and the real jobs' environments).
+    ANALYSIS_TYPE = "analysis_type"
+    PROBLEM_TYPE = "problem_type"
+    INFERENCE_ATTRIBUTE = "inference_attribute"
+    PROBABILITY_ATTRIBUTE = "probability_attribute"
+    PROBABILITY_THRESHOLD = "probability_threshold_attribute"
+    GROUND_TRUTH_SOURCE = "ground_truth_source"
+    METRIC_TIME = "metric_time"
+    GROUND_TRUTH_START_TIME = "ground_truth_start_time"  # ours: the labels' collection window
+    GROUND_TRUTH_END_TIME = "ground_truth_end_time"  # ours
 
 
 ENABLED, DISABLED = "Enabled", "Disabled"
@@ -108,6 +123,51 @@ def exit_message(violation_count: int) -> tuple[str, str]:
         COMPLETED_WITH_VIOLATIONS,
         f"{COMPLETED_WITH_VIOLATIONS}: Job completed successfully with {violation_count} violations.",
     )
+
+
+def no_matched_data_message(captures: str, ground_truth: str, join_key: str, found: str) -> str:
+    """A model-quality run without a single matched (prediction, label) pair (the service fails too)."""
+    return (
+        f"{NO_DATA_REASON}: no capture record under {captures} matched a ground-truth label under "
+        f"{ground_truth} on {join_key} ({found}). Check both windows, and that the labels' eventId "
+        "holds the captures' inferenceId (or eventId)."
+    )
+
+
+UNUSABLE_DATA_REASON = "Job inputs had too many unusable records"
+MESSAGE_MAX_BYTES = 1024  # the service keeps the first 1 KB of the exit message file
+
+
+def cut_to_bytes(text: str, limit: int = MESSAGE_MAX_BYTES) -> str:
+    """`text` within `limit` UTF-8 bytes, marked with "..." when cut."""
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: max(limit - 3, 0)].decode("utf-8", "ignore") + "..."
+
+
+def unusable_data_message(unusable: int, total: int, threshold: float, reasons: Sequence[tuple[int, str, str]]) -> str:
+    """A failed run's message: the share of unusable records and the top (count, first location,
+    problem) reasons, within `MESSAGE_MAX_BYTES`."""
+    head = (
+        f"{UNUSABLE_DATA_REASON}: {unusable} of {total} capture records of the window "
+        f"({100 * unusable / total:.1f}%) could not be used, "
+        f"above the {Env.UNUSABLE_THRESHOLD} of {100 * threshold:g}%."
+    )
+    tail = (
+        f" Fix the endpoint's capture (content types, encodings) or the preprocessor, or raise "
+        f"{Env.UNUSABLE_THRESHOLD} in the constraints' monitoring_config."
+    )
+    budget = MESSAGE_MAX_BYTES - len((head + tail).encode()) - len(" Top reasons: .")
+    items: list[str] = []
+    for count, location, problem in reasons:
+        item = f"{count} record{'s' if count > 1 else ''}: {problem} (first: {location})"
+        if len(item.encode()) + 2 > budget:
+            if not items:  # at least the top reason, shortened
+                items.append(cut_to_bytes(item, budget))
+            break
+        items.append(item)
+        budget -= len(item.encode()) + 2
+    return head + (f" Top reasons: {'; '.join(items)}." if items else "") + tail
 
 
 def exit_message_has_violations(message: str) -> bool | None:

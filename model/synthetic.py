@@ -3,7 +3,9 @@
 The workshop file (2,333 rows, 70 columns, `Churn` first) is never read here: its marginals are
 copied below as constants (see `python -m model.calibrate` for the comparison). Features are drawn
 independently per column; the label follows a fixed logistic model of the features so that a model
-can learn it. `Drift` knobs reshape the output to exercise every Model Monitor check.
+can learn it. `Drift` knobs reshape the output to exercise every Model Monitor check, and
+`Drift.churn_model` changes how the label follows from the same features (a concept shift, which
+only the model-quality monitor can see).
 """
 
 from __future__ import annotations
@@ -95,6 +97,27 @@ def _churn_logit(v: dict[str, np.ndarray]) -> np.ndarray:
     )
 
 
+# A competitor's offer (the concept shift): a rival's plan with free evening and night calls, aimed
+# at newer customers. The same inputs now mean something else: evening and night callers and short
+# tenures leave, the workshop's reasons (day minutes, service calls, the international plan) keep a
+# tenth of their weight, and about a quarter of the customers churn instead of 14%.
+_OFFER_INTERCEPT = -2.2
+_OFFER_OLD_WEIGHT = 0.1
+
+
+def _offer_logit(v: dict[str, np.ndarray]) -> np.ndarray:
+    return (
+        _OFFER_INTERCEPT
+        + 0.03 * (v["Eve Mins"] - 200.0)
+        + 0.03 * (v["Night Mins"] - 200.0)
+        - 0.02 * (v["Account Length"] - 101.0)
+        + _OFFER_OLD_WEIGHT * (_churn_logit(v) - _INTERCEPT)
+    )
+
+
+CHURN_MODELS = {"workshop": _churn_logit, "competitor_offer": _offer_logit}
+
+
 @dataclass(frozen=True)
 class Drift:
     """Ways to make generated data differ from the baseline; every field is optional.
@@ -104,7 +127,8 @@ class Drift:
     listed do not occur). blank: column -> share of its values emptied. wrong_type_rows: rows
     replaced by a header-like row of Fractional strings (as when a CSV's first data row was read
     as a header and de-duplicated: `186,0.1,137.8,...`). add_columns: new columns of random
-    integers appended at the end. drop_columns: feature columns left out.
+    integers appended at the end. drop_columns: feature columns left out. churn_model: how the
+    label follows from the features (a key of CHURN_MODELS; the inputs stay as they are).
     """
 
     scale: dict[str, float] = field(default_factory=dict)
@@ -114,8 +138,10 @@ class Drift:
     wrong_type_rows: int = 0
     add_columns: list[str] = field(default_factory=list)
     drop_columns: list[str] = field(default_factory=list)
+    churn_model: str = "workshop"
 
     def __post_init__(self) -> None:
+        _require_known("churn_model", [self.churn_model], list(CHURN_MODELS), "a churn model")
         _require_known("scale", self.scale, FEATURES, "a feature column")
         _require_known("shift", self.shift, FEATURES, "a feature column")
         _require_known("drop_columns", self.drop_columns, FEATURES, "a feature column")
@@ -149,6 +175,7 @@ SCENARIOS: dict[str, Drift] = {
     "mangled": Drift(wrong_type_rows=3),
     "state_shift": Drift(state_mix={"CA": 1.0, "TX": 1.0, "NY": 1.0}),
     "extra_column": Drift(add_columns=["Roaming Calls"]),
+    "concept_shift": Drift(churn_model="competitor_offer"),
 }
 SCENARIO_HELP = {
     "normal": "no drift: same distribution as the baseline",
@@ -157,6 +184,7 @@ SCENARIO_HELP = {
     "mangled": "3 header-like rows of Fractional strings (data type check fires)",
     "state_shift": "all customers from CA, TX or NY",
     "extra_column": "an extra integer column 'Roaming Calls' at the end (column count changes)",
+    "concept_shift": "baseline inputs, changed outcomes: a competitor's offer (model-quality check fires)",
 }
 
 
@@ -204,13 +232,13 @@ def _round(name: str, values: np.ndarray) -> np.ndarray:
     return (np.round(values, 1) if name in MINUTE_COLUMNS else np.rint(values)) + 0.0
 
 
-def _label(rng: np.random.Generator, v: dict[str, np.ndarray]) -> np.ndarray:
+def _label(rng: np.random.Generator, v: dict[str, np.ndarray], churn_model: str = "workshop") -> np.ndarray:
     """0/1 churn. Latent-logistic draw whose positives are the round(sum p) highest latent values:
 
     the same ranking as independent Bernoulli(p) draws, without the count noise (the churn rate
     stays within a fraction of a point of the expected rate, also when drift raises it).
     """
-    logit = _churn_logit(v)
+    logit = CHURN_MODELS[churn_model](v)
     positives = int(np.rint(np.sum(1.0 / (1.0 + np.exp(-logit)))))
     latent = logit + rng.logistic(size=logit.size)
     churn = np.zeros(logit.size)
@@ -249,7 +277,7 @@ def generate_rows(
     values = _features(feature_rng, n_rows, drift.state_mix)
     for name in set(drift.scale) | set(drift.shift):
         values[name] = _round(name, values[name] * drift.scale.get(name, 1.0) + drift.shift.get(name, 0.0))
-    values[LABEL] = _label(label_rng, values)
+    values[LABEL] = _label(label_rng, values, drift.churn_model)
     for name in drift.add_columns:
         values[name] = extra_rng.integers(0, 100, n_rows).astype(float)
 

@@ -3,7 +3,9 @@
     python -m model.train [--rows N] [--seed S] [--out-dir model/build] [--force]
 
 Writes `train.csv` (the training data with header, label first; `make model` turns it into the
-monitoring baseline dataset with `python -m workshop baseline-dataset`),
+monitoring baseline dataset with `python -m workshop baseline-dataset`), `holdout.csv` (the held-out
+rows the AUC is measured on, same format; `make model` scores them into the model-quality
+baseline's validation set with `python -m workshop validation-dataset`),
 `model.tar.gz` (exactly one file, `xgboost-model`, as the XGBoost 3.0-5 serving container loads it)
 and `train-info.json` (parameters and held-out AUC). Skips the work when those are newer than the
 sources and were made with the same parameters. The tarball is byte-deterministic so the CDK asset
@@ -59,16 +61,18 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Outputs:
     train_csv: Path
+    holdout_csv: Path
     model_tar: Path
     info_json: Path
 
     @classmethod
     def in_dir(cls, out_dir: Path) -> Outputs:
-        return cls(out_dir / "train.csv", out_dir / "model.tar.gz", out_dir / "train-info.json")
+        names = ("train.csv", "holdout.csv", "model.tar.gz", "train-info.json")
+        return cls(*(out_dir / name for name in names))
 
     @property
-    def files(self) -> tuple[Path, Path, Path]:
-        return self.train_csv, self.model_tar, self.info_json
+    def files(self) -> tuple[Path, Path, Path, Path]:
+        return self.train_csv, self.holdout_csv, self.model_tar, self.info_json
 
 
 class ModelQualityError(RuntimeError):
@@ -96,8 +100,8 @@ def _matrix(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 1:], data[:, 0]
 
 
-def fit(config: TrainConfig) -> tuple[xgb.Booster, list[list[str]], float]:
-    """Train on generated rows; returns the booster, the training rows and the held-out AUC."""
+def fit(config: TrainConfig) -> tuple[xgb.Booster, list[list[str]], list[list[str]], float]:
+    """Train on generated rows; returns the booster, the training and held-out rows and the held-out AUC."""
     print(f"generating {config.rows} training and {config.holdout_rows} held-out rows (seed {config.seed})")
     rows = synthetic.generate_rows(config.rows, seed=config.seed)
     holdout = synthetic.generate_rows(config.holdout_rows, seed=config.seed + HOLDOUT_SEED_OFFSET)
@@ -112,7 +116,7 @@ def fit(config: TrainConfig) -> tuple[xgb.Booster, list[list[str]], float]:
         evals=[(d_train, "train"), (d_hold, "holdout")],
         verbose_eval=max(1, config.num_round // 4),
     )
-    return booster, rows, auc(y_hold, booster.predict(d_hold))
+    return booster, rows, holdout, auc(y_hold, booster.predict(d_hold))
 
 
 def model_bytes(booster: xgb.Booster) -> bytes:
@@ -154,8 +158,8 @@ def up_to_date(config: TrainConfig, out_dir: Path) -> float | None:
 
 
 def train(config: TrainConfig, out_dir: Path) -> float:
-    """Fit, check the held-out AUC, then write the three outputs; returns the AUC."""
-    booster, rows, holdout_auc = fit(config)
+    """Fit, check the held-out AUC, then write the four outputs; returns the AUC."""
+    booster, rows, holdout, holdout_auc = fit(config)
     print(f"held-out AUC: {holdout_auc:.4f} ({config.holdout_rows} rows)")
     if holdout_auc < MIN_AUC:
         raise ModelQualityError(
@@ -165,6 +169,7 @@ def train(config: TrainConfig, out_dir: Path) -> float:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = Outputs.in_dir(out_dir)
     synthetic.write_rows(out.train_csv, synthetic.header(), rows)
+    synthetic.write_rows(out.holdout_csv, synthetic.header(), holdout)
     write_model_tar(model_bytes(booster), out.model_tar)
     # Written last: its presence and parameters mark a complete, matching build.
     info = {"config": asdict(config), "xgboost": xgb.__version__, "auc": holdout_auc}
@@ -201,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: cannot write to {args.out_dir}: {exc}; check it is writable", file=sys.stderr)
             return 1
     print(f"training data:    {out.train_csv}")
+    print(f"held-out data:    {out.holdout_csv}")
     print(f"model artifact:   {out.model_tar}")
     print(f"training info:    {out.info_json}")
     return 0

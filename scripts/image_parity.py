@@ -37,6 +37,9 @@ OUTPUT = REPO / "build" / "image-parity"
 TESTS = tuple(f"tests/test_{name}.py" for name in (
     "profile_reference", "captures", "numeric", "kll", "hll", "distance", "value_types", "jsonfmt", "checks",
     "monitor", "baseline", "container", "datasets", "arrays", "contract", "cli",
+    "fuzz_captures", "fuzz_datasets", "documents_validation", "documents_fuzz",
+    "quality_metrics", "quality_baseline", "quality_checks", "quality_contract",
+    "ground_truth", "merge", "quality_monitor",
 ))
 # What the image cannot run, and why. The AWS ones check calls made from a laptop, not the image's
 # libraries; moto's server would add ~40 s of install and ~70 packages to the environment.
@@ -49,6 +52,12 @@ DESELECT = {  # test: the package it needs
 # The deployed baseline's input, the workshop's training file, and one large enough for the numeric work
 # to move to the child process (numba in .venv, the numpy loop in the image).
 DATASETS = (REPO / "model" / "build" / "baseline-dataset.csv", REPO / "model" / "build" / "train.csv")
+# The model-quality baseline's input (`make model`), baselined with the flags the demo and the stacks use.
+QUALITY_DATASET = REPO / "model" / "build" / "validation-predictions.csv"
+QUALITY_ARGS = ("--problem-type", "BinaryClassification", "--inference-attribute", "prediction",
+                "--probability-attribute", "probability", "--ground-truth-attribute", "label")
+# A model-quality statistics.json records when it was made: that one line is masked before comparing.
+EVALUATION_TIME_LINE = re.compile(rb'^\s*"evaluation_time" : "[^"]*",?$', re.MULTILINE)
 LARGE_ROWS = 2 * PROCESS_AFTER_ROWS
 BASELINE_FILES = (STATISTICS_FILE, CONSTRAINTS_FILE)
 # What each environment reports about itself (run by its own interpreter): Python and library versions.
@@ -130,20 +139,20 @@ def run_tests(python: str) -> str:
     return summary
 
 
-def baseline(python: str, dataset: Path, output: Path) -> list[bytes]:
-    """The baseline files of `dataset` made by `python`'s analyzer."""
+def baseline(python: str, dataset: Path, output: Path, args: tuple[str, ...] = ()) -> list[bytes]:
+    """The baseline files of `dataset` made by `python`'s analyzer (evaluation times masked)."""
     shutil.rmtree(output, ignore_errors=True)
-    subprocess.run([python, "-m", "analyzer", "-q", "suggest-baseline", "--dataset", str(dataset),
+    subprocess.run([python, "-m", "analyzer", "-q", "suggest-baseline", "--dataset", str(dataset), *args,
                     "--output", str(output)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return [(output / name).read_bytes() for name in BASELINE_FILES]
+    return [EVALUATION_TIME_LINE.sub(b"<evaluation_time>", (output / name).read_bytes()) for name in BASELINE_FILES]
 
 
-def compare(project: str, image: str, dataset: Path) -> str:
+def compare(project: str, image: str, dataset: Path, args: tuple[str, ...] = ()) -> str:
     """Baseline `dataset` in both environments: one line if the files are identical, else ParityError."""
     ours, theirs = OUTPUT / "venv" / dataset.stem, OUTPUT / "venv-image" / dataset.stem
     digests = []
-    for name, a, b in zip(BASELINE_FILES, baseline(project, dataset, ours), baseline(image, dataset, theirs),
-                          strict=True):
+    for name, a, b in zip(BASELINE_FILES, baseline(project, dataset, ours, args),
+                          baseline(image, dataset, theirs, args), strict=True):
         if a != b:
             raise ParityError(f"{name} of {dataset.relative_to(REPO)} differs between the environments: "
                               f"diff {ours / name} {theirs / name}")
@@ -157,7 +166,8 @@ def compare_baselines(project: str, image: str) -> list[str]:
     if not large.exists():
         OUTPUT.mkdir(parents=True, exist_ok=True)
         synthetic.write_csv(large, LARGE_ROWS, seed=0)
-    return [compare(project, image, dataset) for dataset in (*DATASETS, large)]
+    return [*(compare(project, image, dataset) for dataset in (*DATASETS, large)),
+            compare(project, image, QUALITY_DATASET, QUALITY_ARGS)]
 
 
 def check(venv: Path) -> None:

@@ -125,8 +125,14 @@ class Chromium:
             raise BrowserError(f"{expression!r} raised: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self) -> bytes:
-        return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+    def screenshot(self, full_page: bool = False) -> bytes:
+        """The viewport as PNG; `full_page`: the whole page, however long."""
+        if not full_page:
+            return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+        height = self.evaluate("document.documentElement.scrollHeight")
+        clip = {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+        return base64.b64decode(shot["data"])
 
     def errors(self) -> list[str]:
         """Console errors, uncaught exceptions and browser log errors (CSP, failed loads) so far."""

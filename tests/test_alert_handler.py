@@ -11,6 +11,9 @@ from alerts import events, handler  # noqa: E402
 from moto import mock_aws
 
 from contract.events import JOB_FAILED_ERROR
+from contract.model_quality import QualityViolation, quality_violations_document
+from contract.processing import no_matched_data_message
+from tests.data import model_quality_reference
 from tests.self_hosted_definition import processing_job, render_tree, state_machine_definition, walk, window_variables
 from tests.stack_fixtures import templates
 
@@ -421,3 +424,107 @@ def test_a_failed_self_hosted_run_alerts_once_with_the_jobs_reason(aws, named):
     assert message["Subject"] == f"churn-dev: monitoring run Failed ({job_event['detail']['ProcessingJobName']})"
     assert f"Failure reason: {reasons['FailureReason']}" in message["Message"]
     assert f"Exit message: {reasons['ExitMessage']}" in message["Message"]
+
+
+@pytest.mark.parametrize("output_config, note", [
+    ("s3://bucket/reports", 'detail.ProcessingOutputConfig is a string, not an object ("s3://bucket/reports")'),
+    ([{"Outputs": []}], "detail.ProcessingOutputConfig is a list, not an object"),
+    (7, "detail.ProcessingOutputConfig is int, not an object (7)"),
+    ({"Outputs": {"S3Output": {}}}, "detail.ProcessingOutputConfig.Outputs is an object, not a list"),
+    ({"Outputs": [{"S3Output": {"S3Uri": "/opt/ml/processing/output"}}]},
+     "detail.ProcessingOutputConfig.Outputs[0] has no s3://bucket/... S3Output.S3Uri"),
+])
+def test_an_odd_output_config_still_alerts_with_what_the_event_says(aws, monkeypatch, output_config, note, caplog):
+    _, received = aws
+    monkeypatch.setenv("MARKER_BUCKET", BUCKET)
+    run = events.parse_event(event_with(ProcessingOutputConfig=output_config), events.Defaults())
+    assert (run.run_id, run.endpoint, run.output_uri) == (JOB, "churn-dev", None)
+    assert run.notes[0].startswith(note)
+    assert any(r.levelname == "WARNING" and note in r.getMessage() for r in caplog.records)
+    handler.handler(event_with(ProcessingOutputConfig=output_config), None)
+    handler.handler(event_with(ProcessingOutputConfig=output_config, ProcessingJobStatus="Failed",
+                               FailureReason="AlgorithmError: out of memory"), None)
+    unreadable, failed = received()
+    assert unreadable["Subject"] == "churn-dev: monitoring event could not be read"
+    assert "the event names no report location" in unreadable["Message"] and note in unreadable["Message"]
+    assert failed["Subject"] == f"churn-dev: monitoring run Failed ({JOB})"
+    assert "AlgorithmError: out of memory" in failed["Message"]
+    assert f"Fields of the event that were ignored: {note}" in failed["Message"]
+
+
+def test_fields_of_the_wrong_type_are_ignored_and_noted():
+    detail = copy.deepcopy(EVENT["detail"])
+    detail["Environment"].update(sagemaker_endpoint_name=5, start_time=["2026"])
+    detail.update(ExitMessage={"text": "?"}, MonitoringScheduleArn=None)
+    run = events.parse_event({**EVENT, "detail": detail}, events.Defaults())
+    assert (run.endpoint, run.schedule, run.window) == ("churn-dev", SCHEDULE, "")  # the endpoint from the path
+    assert run.exit_message == '{"text": "?"}' and run.has_violations is None
+    assert run.notes == ("detail.Environment.sagemaker_endpoint_name is 5, not a name; it was ignored",
+                         'detail.Environment.start_time is ["2026"], not a name; it was ignored',
+                         "detail.ExitMessage is an object, not a string")
+
+
+def test_an_unreadable_event_is_still_alerted_for_the_endpoint_it_names():
+    detail = {**copy.deepcopy(EVENT["detail"]), "ProcessingJobStatus": 3}
+    with pytest.raises(events.EventShapeError, match="detail.ProcessingJobStatus is missing or not a string"):
+        events.parse_event({**EVENT, "detail": detail}, events.Defaults())
+    run = events.placeholder_run({**EVENT, "detail": detail}, events.Defaults())
+    assert (run.endpoint, run.schedule, run.status) == ("churn-dev", SCHEDULE, "unknown")
+
+
+# --- model quality: the same function, topic and de-duplication ------------------------------------
+
+QUALITY_SCHEDULE = "churn-dev-model-quality"
+QUALITY_FOLDER = f"s3://{BUCKET}/reports/churn-dev/{QUALITY_SCHEDULE}/2021/05/18/01"
+QUALITY_JOB = "model-quality-monitoring-202105180100-e03ba5d6d5eb3ed13314e479"
+
+
+def quality_event(**detail_changes) -> dict:
+    """The real hourly run's analysis job (contract, section 2) as EventBridge delivers it."""
+    event = copy.deepcopy(EVENT)
+    event["detail"].update(
+        ProcessingJobName=QUALITY_JOB,
+        ProcessingOutputConfig={"Outputs": [{"OutputName": "monitoring_output", "S3Output": {
+            "S3Uri": QUALITY_FOLDER, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        Environment={"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
+                     "dataset_format": '{"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}',
+                     "probability_attribute": "0", "probability_threshold_attribute": "0.5",
+                     "sagemaker_endpoint_name": "churn-dev", "sagemaker_monitoring_schedule_name": QUALITY_SCHEDULE,
+                     "start_time": "2021-05-18T00:00:00Z", "end_time": "2021-05-18T01:00:00Z"},
+        ExitMessage=model_quality_reference.RUN_MESSAGE,
+        MonitoringScheduleArn=f"arn:aws:sagemaker:{REGION}:123456789012:monitoring-schedule/{QUALITY_SCHEDULE}",
+    )
+    event["detail"].update(detail_changes)
+    return event
+
+
+def test_a_model_quality_runs_violations_reach_the_queue_once(aws):
+    s3, received = aws
+    violations = [QualityViolation(check, description, metric)
+                  for check, metric, description in model_quality_reference.RUN_VIOLATIONS]
+    s3.put_object(Bucket=BUCKET, Key=f"{QUALITY_FOLDER.split('/', 3)[3]}/constraint_violations.json",
+                  Body=json.dumps(quality_violations_document(violations), indent=2).encode())
+
+    handler.handler(quality_event(), None)
+    handler.handler(quality_event(), None)
+    (message,) = received()
+
+    assert message["Subject"] == "churn-dev: 10 model-quality violations: auc 0.513 < 0.94, precision 0.693 < 1, ..."
+    assert "  auc: 0.5128 +/- 0.007142, below threshold 0.9395 (LessThanThreshold)" in message["Message"]
+    assert ("  falseNegativeRate: 0.8865 +/- 0.002574, above threshold 0.4286 (GreaterThanThreshold)"
+            in message["Message"])
+    assert "Analysed window: 2021-05-18T00:00:00Z to 2021-05-18T01:00:00Z" in message["Message"]
+    assert attributes(message)["schedule"] == ("String", QUALITY_SCHEDULE)
+    assert attributes(message)["violation_count"] == ("Number", "10")
+
+
+def test_a_model_quality_run_without_ground_truth_alerts_with_the_jobs_reason(aws):
+    _, received = aws
+    reason = no_matched_data_message("/opt/ml/processing/input_data", "/opt/ml/processing/groundtruth",
+                                     "inferenceId, else eventId", "1892 captures, 0 labels")
+    handler.handler(quality_event(ProcessingJobStatus="Failed", FailureReason=reason, ExitMessage=None), None)
+    (message,) = received()
+    assert message["Subject"] == f"churn-dev: monitoring run Failed ({QUALITY_JOB})"
+    assert f"Failure reason: {reason}" in message["Message"]
+    assert "no ground-truth labels" in message["Message"]
+    assert attributes(message)["severity"] == ("String", "critical")

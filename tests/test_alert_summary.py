@@ -6,9 +6,12 @@ import json
 import re
 
 import pytest
-from alerts import events, summary
+from alerts import events, handler, summary
 
 from analyzer import checks, jsonfmt
+from contract.errors import ViolationsFormatError
+from contract.model_quality import QualityViolation, quality_violations_document
+from contract.processing import no_matched_data_message
 from contract.violations import (
     DataTypeMismatch,
     DomainMismatch,
@@ -19,6 +22,7 @@ from contract.violations import (
     to_document,
     unseen_listing,
 )
+from tests.data import model_quality_reference
 
 SNS_LIMIT_BYTES = 262_144
 FOLDER = "s3://bucket/reports/churn-dev/churn-dev-hourly/2026/11/25/14/"
@@ -257,6 +261,16 @@ def test_failure_alert_quotes_the_reason(status, reason, exit_message):
     assert run.console_url in alert.body
 
 
+def test_a_run_failed_for_unusable_records_says_monitoring_could_not_see_the_hour():
+    from contract.processing import unusable_data_message
+
+    reason = unusable_data_message(999, 1000, 0.1, [(999, "x.jsonl:2", "BASE64 data cannot be read")])
+    blind = summary.failure_alert(make_run(status="Failed", failure_reason=f"AlgorithmError: {reason}"))
+    assert "Monitoring could not see this hour" in blind.body and "999 of 1000" in blind.body
+    other = summary.failure_alert(make_run(status="Failed", failure_reason="AlgorithmError: out of memory"))
+    assert "Monitoring could not see this hour" not in other.body
+
+
 def test_unreadable_report_alert_says_where_the_report_is():
     problem = "constraint_violations.json: not valid JSON (line 3, column 5)"
     alert = summary.unreadable_alert(make_run(), problem)
@@ -265,3 +279,84 @@ def test_unreadable_report_alert_says_where_the_report_is():
             "(bucket bucket, key reports/churn-dev/churn-dev-hourly/") in alert.body
     assert f"Problem: {problem}" in alert.body
     assert alert.severity == "critical"
+
+
+# --- model quality ---------------------------------------------------------------------------------
+
+QUALITY_FOLDER = "s3://bucket/reports/churn-dev/churn-dev-model-quality/2021/05/18/01/"
+
+
+def quality_run(**changes) -> events.Run:
+    values = dict(schedule="churn-dev-model-quality", output_uri=QUALITY_FOLDER,
+                  run_id="model-quality-monitoring-202105180100-e03ba5d6d5eb3ed13314e479",
+                  exit_message=model_quality_reference.RUN_MESSAGE)
+    return make_run(**{**values, **changes})
+
+
+def real_quality_report() -> str:
+    """The real 2021 run's constraint_violations.json lines, as the file holds them."""
+    violations = [QualityViolation(check, description, metric)
+                  for check, metric, description in model_quality_reference.RUN_VIOLATIONS]
+    return json.dumps(quality_violations_document(violations), indent=2)
+
+
+def test_the_real_model_quality_run_alerts_with_each_metric_value_and_threshold():
+    alert = handler.report_alert(quality_run(), real_quality_report())
+
+    assert alert.subject == "churn-dev: 10 model-quality violations: auc 0.513 < 0.94, precision 0.693 < 1, ..."
+    assert lines_under(alert.body, "Metrics that broke their constraint") == [
+        "auc: 0.5128 +/- 0.007142, below threshold 0.9395 (LessThanThreshold)",
+        "precision: 0.6933 +/- 0.008913, below threshold 1 (LessThanThreshold)",
+        "truePositiveRate: 0.1135 +/- 0.002574, below threshold 0.5714 (LessThanThreshold)",
+        "f1: 0.1951 +/- 0.003988, below threshold 0.7273 (LessThanThreshold)",
+        "accuracy: 0.3198 +/- 0.004244, below threshold 0.9403 (LessThanThreshold)",
+        "falsePositiveRate: 0.1332 +/- 0.003089, above threshold 0 (GreaterThanThreshold)",
+        "trueNegativeRate: 0.8668 +/- 0.003089, below threshold 1 (LessThanThreshold)",
+        "falseNegativeRate: 0.8865 +/- 0.002574, above threshold 0.4286 (GreaterThanThreshold)",
+        "recall: 0.1135 +/- 0.002574, below threshold 0.5714 (LessThanThreshold)",
+        "f2: 0.1363 +/- 0.003005, below threshold 0.625 (LessThanThreshold)",
+    ]
+    assert alert.body.startswith("Model-quality monitoring found 10 violations for endpoint churn-dev")
+    assert f"Full report: {QUALITY_FOLDER}constraint_violations.json" in alert.body
+    assert f"{QUALITY_FOLDER}statistics.json" in alert.body and "concept drift" in alert.body
+    assert "Violations per check" not in alert.body and "Baseline drift" not in alert.body
+    assert alert.severity == "high"
+    assert alert.message_attributes()["violation_count"]["StringValue"] == "10"
+    assert alert.message_attributes()["schedule"]["StringValue"] == "churn-dev-model-quality"
+
+
+def test_model_quality_wording_unknown_or_without_deviation_is_still_shown():
+    violations = [
+        QualityViolation("LessThanThreshold", "Metric auc with 0.61 +/- NaN was LessThanThreshold '0.8'", "auc"),
+        QualityViolation("LessThanThreshold", "AUC fell to 0.6 (a future wording)", "auc"),
+    ]
+    alert = summary.quality_violations_alert(quality_run(), violations)
+    assert lines_under(alert.body, "Metrics that broke") == [
+        "auc: 0.61 +/- NaN, below threshold 0.8 (LessThanThreshold)", "auc: AUC fell to 0.6 (a future wording)"]
+    assert alert.subject == "churn-dev: 2 model-quality violations: auc 0.61 < 0.8, auc"
+    assert summary.quality_violations_alert(quality_run(), []) is None
+
+
+def test_model_quality_subject_stays_printable_ascii_under_100_characters():
+    alert = handler.report_alert(quality_run(endpoint="kündigung-" * 8), real_quality_report())
+    assert len(alert.subject) < 100 and re.fullmatch(r"[ -~]+", alert.subject)
+
+
+def test_reports_are_told_apart_by_their_entries_not_the_schedule_name():
+    data_quality = json.dumps(to_document([drift("metric_name", 0.5)]))  # a feature may be called so
+    assert not handler.is_model_quality_report(data_quality)
+    assert handler.is_model_quality_report(real_quality_report())
+    alert = handler.report_alert(quality_run(), data_quality)
+    assert lines_under(alert.body, "Baseline drift") == ["metric_name: 0.5 > threshold 0.1"]
+    with pytest.raises(ViolationsFormatError, match=r"violations\[0\] lacks description"):
+        handler.report_alert(quality_run(), '{"violations": [{"metric_name": "auc", "constraint_check_type": "x"}]}')
+
+
+def test_a_model_quality_run_without_data_alerts_with_its_reason():
+    reason = no_matched_data_message("/opt/ml/processing/input_data", "/opt/ml/processing/groundtruth",
+                                     "inferenceId, else eventId", "1892 captures, 0 labels")
+    alert = summary.failure_alert(quality_run(status="Failed", failure_reason=reason, exit_message=""))
+    assert alert.subject == ("churn-dev: monitoring run Failed "
+                             "(model-quality-monitoring-202105180100-e03ba5d6d5eb3ed13314e479)")
+    assert f"Failure reason: {reason}" in alert.body and alert.severity == "critical"
+    assert "no ground-truth labels" in alert.body and "no captured requests:" not in alert.body

@@ -104,6 +104,80 @@ def test_json_and_base64_encodings(tmp_path):
     assert summary.bad_records == 0
 
 
+def read_named(source, names):
+    reader = CaptureReader(str(source), len(names), names=names)
+    columns = [[] for _ in names]
+    for batch in reader.batches():
+        for column, array in zip(columns, batch, strict=True):
+            column.extend(array.to_pylist())
+    return [list(row) for row in zip(*columns, strict=True)], reader.summary
+
+
+def test_json_objects_naming_baseline_columns_are_placed_by_name_whatever_their_key_order(tmp_path):
+    names = ["score", "zeta", "alpha", "mid"]
+    records = [
+        record('{"mid": 3, "alpha": "x", "zeta": 1.5}', "0.25\n", T0),  # output CSV, input JSON by name
+        record('{"zeta": 2}', "0.5\n", T0),  # absent columns are missing
+        record('{"f0": 7, "f1": 8, "f2": 9}', "0.75\n", T0),  # no key names a column: by position
+        record('{"zeta": 1, "other": 2}', "0.9\n", T0),  # a mix: unusable
+        record('{"score": 1}', "0.9\n", T0),  # a column the output fields already fill
+    ]
+    for item in records:
+        item["captureData"]["endpointInput"].update(encoding="JSON", observedContentType="application/json")
+    write_records(tmp_path, records)
+    rows, summary = read_named(tmp_path, names)
+    assert rows == [["0.25", "1.5", "x", "3"], ["0.5", "2", None, None], ["0.75", "7", "8", "9"]]
+    assert summary.bad_records == 2
+    assert "['other'] are not columns of the baseline" in summary.issues[0].problem
+    assert "key 'score' names column 1, which positional fields already fill" in summary.issues[1].problem
+
+
+def test_output_and_input_objects_both_named_fill_one_row(tmp_path):
+    names = ["score", "a", "b"]
+    options = {"encoding": "JSON", "content_type": "application/json"}
+    write_records(tmp_path, [record('{"b": "2", "a": "1"}', '{"score": 0.5}', T0, **options)])
+    rows, summary = read_named(tmp_path, names)
+    assert rows == [["0.5", "1", "2"]] and summary.bad_records == 0
+
+
+@pytest.mark.parametrize("fast_neighbours", [True, False])
+def test_a_byte_that_is_not_utf8_spoils_only_its_record(tmp_path, fast_neighbours):
+    [path] = write_records(tmp_path, traffic([["1", "2"], ["3", "4"], ["5", "6"]], T0))
+    if fast_neighbours:  # the other file keeps the fast path
+        write_file(tmp_path, traffic([["7", "8"]], T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1))
+    content = path.read_bytes().split(b"\n")
+    content[1] = content[1].replace(b'"data": "3', b'"data": "\xff3')
+    path.write_bytes(b"\n".join(content))
+    rows, summary = read(tmp_path, 3)
+    assert rows[:2] == [["0.5", "1", "2"], ["0.5", "5", "6"]]
+    assert rows[2:] == ([["0.5", "7", "8"]] if fast_neighbours else [])
+    assert summary.bad_records == 1 and summary.issues[0].location == f"{path}:2"
+    assert "not UTF-8 text (byte 0xff at position" in summary.issues[0].problem
+
+
+def test_an_escaped_lone_surrogate_is_its_records_problem(tmp_path):
+    [path] = write_records(tmp_path, traffic([["1", "2"], ["3", "4"]], T0))
+    path.write_text(path.read_text().replace('"data": "3', '"data": "\\udc803', 1))
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.5", "1", "2"]]
+    assert "lone surrogate" in summary.issues[0].problem
+
+
+def test_problems_are_counted_by_kind_with_their_first_place(tmp_path):
+    records = traffic([[str(i)] for i in range(6)], T0)
+    for item in records[1:4]:
+        item["captureData"]["endpointInput"]["encoding"] = "XML"
+    [path] = write_records(tmp_path, records[:5])
+    path.write_text(path.read_text() + '{"broken\n{"broken again\n')
+    _, summary = read(tmp_path, 2)
+    assert (summary.analysed, summary.bad_records) == (2, 5)
+    assert summary.unusable_share == 5 / 7
+    top = summary.top_reasons()
+    assert [count for count, _, _ in top] == [3, 2]
+    assert top[0][1] == f"{path}:2" and "encoding 'XML' is unknown" in top[0][2]
+    assert top[1][1] == f"{path}:6" and "not a JSON object" in top[1][2]  # details differ, the kind is one
+
+
 @pytest.mark.parametrize(
     "change, problem",
     [
@@ -171,10 +245,16 @@ def test_a_leading_byte_order_mark_stays_in_the_value(tmp_path):
     assert rows == [["\ufeff0.5", "1", "2"], ["0.25", "3", "4"]]
 
 
-def test_input_only_capture_gives_input_fields(tmp_path):
-    write_records(tmp_path, [record("1,2\n", None, T0)])
-    rows, _ = read(tmp_path, 2)
-    assert rows == [["1", "2"]]
+@pytest.mark.parametrize("missing", ["endpointOutput", "endpointInput"])
+def test_a_record_without_one_part_is_unusable_and_never_shifts_columns(tmp_path, missing):
+    records = traffic([["1", "2"], ["3", "4"], ["5", "6"]], T0)
+    del records[1]["captureData"][missing]
+    write_records(tmp_path, records)
+    rows, summary = read(tmp_path, 3)
+    assert rows == [["0.5", "1", "2"], ["0.5", "5", "6"]]
+    assert (summary.analysed, summary.bad_records) == (2, 1)
+    assert summary.issues[0].location.endswith(":2")
+    assert f"captureData has no {missing}" in summary.issues[0].problem
 
 
 def test_unreadable_file_is_reported_and_others_read(tmp_path):
@@ -213,6 +293,22 @@ def test_preprocessor_rows_use_sorted_keys_and_can_drop_records(tmp_path):
     rows, summary = read(tmp_path / "cap", 3, preprocessor=load_preprocessor(script))
     assert rows == [["0.5", "2", "2024-05-01T10:00:00Z"]]
     assert (summary.dropped, summary.bad_records) == (1, 0)
+
+
+def test_preprocessor_dicts_naming_baseline_columns_are_placed_by_name(tmp_path):
+    script = write_script(
+        tmp_path,
+        "def preprocess_handler(inference_record):\n"
+        "    a, b = inference_record.endpoint_input.data.strip().split(',')\n"
+        "    if a == 'mixed':\n"
+        "        return {'score': 1, 'stray': 2}\n"
+        "    return {'b': b, 'score': inference_record.endpoint_output.data.strip(), 'a': a}\n",
+    )
+    write_records(tmp_path / "cap", traffic([["1", "2"], ["mixed", "0"]], T0))
+    reader = CaptureReader(str(tmp_path / "cap"), 3, None, load_preprocessor(script), names=["score", "a", "b"])
+    batches = list(reader.batches())
+    assert [[array.to_pylist() for array in batch] for batch in batches] == [[["0.5"], ["1"], ["2"]]]
+    assert "['stray'] are not columns of the baseline" in reader.summary.issues[0].problem
 
 
 def test_preprocessor_may_take_a_logger_and_see_the_raw_record(tmp_path):

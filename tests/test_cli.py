@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -120,3 +121,77 @@ def test_container_command_reads_the_environment(tmp_path):
     done = run_module("container", env={"output_message_file": str(tmp_path / "message"), "dataset_format": ""})
     assert done.returncode == 1
     assert "environment variable dataset_format is not set" in (tmp_path / "message").read_text()
+
+
+# --- output locations and baseline documents: one message naming the fix -----------------------------
+
+
+@pytest.mark.parametrize("command", ["suggest-baseline", "monitor"])
+def test_an_output_that_is_a_file_or_cannot_be_created_is_named_before_any_work(baseline, tmp_path, capsys, command):
+    existing = tmp_path / "report.txt"
+    existing.write_text("not a folder")
+    source = captures(tmp_path)
+    for output, message in [
+        (existing, f"error: --output {existing} is an existing file, not a folder: give a folder path"),
+        (existing / "sub", f"error: --output {existing / 'sub'}: the folder cannot be created (Not a directory)"),
+    ]:
+        if command == "monitor":
+            args = monitor_args(baseline, tmp_path, source)
+            args[args.index("--output") + 1] = str(output)
+        else:
+            args = ["suggest-baseline", "--dataset", str(baseline / "train.csv"), "--output", str(output)]
+        assert main(["-q", *args]) == 1
+        assert capsys.readouterr().err.startswith(message)
+    assert existing.read_text() == "not a folder"
+
+
+def test_the_containers_output_path_is_checked_too(tmp_path):
+    existing = tmp_path / "output"
+    existing.write_text("")
+    env = {"output_message_file": str(tmp_path / "message"), "dataset_format": '{"csv": {"header": true}}',
+           "dataset_source": str(tmp_path), "output_path": str(existing)}
+    done = run_module("container", env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (tmp_path / "message").read_text().startswith(f"output_path {existing} is an existing file, not a folder")
+
+
+def test_an_output_file_option_refuses_a_folder_and_creates_a_missing_parent(tmp_path):
+    from analyzer.outputs import output_file
+
+    with pytest.raises(ValueError, match=f"^--out {tmp_path} is a folder: give a file path, such as "):
+        output_file(tmp_path, "--out")
+    assert output_file(tmp_path / "new" / "report.html", "--out") == str(tmp_path / "new" / "report.html")
+    assert (tmp_path / "new").is_dir()
+
+
+def _write_changed(path, source, change):
+    document = json.loads(source.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(features=[]), r": \$\.features is empty, so no column of the data"),
+    (lambda d: [f.update(name=f"other_{i}") for i, f in enumerate(d["features"])],
+     r": \$\.features lists \d+ of \d+ features that are not columns of the data"),
+    (lambda d: d["features"][3].update(completeness="full"), r': \$\.features\[3\]\.completeness is "full"'),
+])
+def test_constraints_that_check_nothing_or_are_damaged_fail_the_run(baseline, tmp_path, capsys, change, message):
+    args = monitor_args(baseline, tmp_path, captures(tmp_path))
+    changed = _write_changed(tmp_path / "constraints.json", baseline / "constraints.json", change)
+    args[args.index("--constraints") + 1] = changed
+    assert main(["-q", *args]) == 1
+    err = capsys.readouterr().err
+    assert re.match(f"error: {re.escape(changed)}{message}", err), err
+    assert list((tmp_path / "report").iterdir()) == []  # nothing written: failed before the captures were read
+
+
+def test_duplicate_feature_names_in_the_baseline_statistics_are_named(baseline, tmp_path, capsys):
+    args = monitor_args(baseline, tmp_path, captures(tmp_path))
+    changed = _write_changed(tmp_path / "statistics.json", baseline / "statistics.json",
+                             lambda d: d["features"][4].update(name=d["features"][3]["name"]))
+    args[args.index("--statistics") + 1] = changed
+    assert main(["-q", *args]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {changed}: $.features[4].name is \"Day Mins\" again "
+                                              "(as $.features[3].name); give each feature its own name")

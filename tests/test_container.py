@@ -128,6 +128,9 @@ def test_record_preprocessor_and_drift_method_come_from_the_environment(baseline
         ({"publish_cloudwatch_metrics": "yes"}, "publish_cloudwatch_metrics='yes': use Enabled or Disabled"),
         ({"baseline_statistics": "/nonexistent/statistics.json"}, "cannot read the baseline statistics"),
         ({"start_time": "noon"}, "start time 'noon' is not an ISO-8601 time"),
+        ({"dataset_format": '{"sagemakerCaptureJson": 5}'}, "its options must be an object"),
+        ({"dataset_format": '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}}'},
+         "only both parts are supported"),
     ],
 )
 def test_configuration_errors_are_written_to_the_message_file(baseline, tmp_path, change, message):
@@ -142,3 +145,30 @@ def test_json_lines_baseline_accepts_both_spellings_of_lines():
     with pytest.raises(ContainerConfigError, match="only JSON lines"):
         env = {"dataset_format": '{"json": {"lines": false}}', "dataset_source": "in", "output_path": "out"}
         ContainerConfig.from_env(env)
+
+
+@pytest.mark.parametrize("header, expected", [(True, True), (False, False), ("false", False), ("True", True)])
+def test_csv_header_option_is_read_as_a_boolean(header, expected):
+    env = {"dataset_format": json.dumps({"csv": {"header": header}}), "dataset_source": "in", "output_path": "out"}
+    assert ContainerConfig.from_env(env).header is expected
+
+
+def test_a_csv_header_option_that_is_not_a_boolean_is_named():
+    env = {"dataset_format": '{"csv": {"header": "no"}}', "dataset_source": "in", "output_path": "out"}
+    with pytest.raises(ContainerConfigError, match="option header='no': use true or false"):
+        ContainerConfig.from_env(env)
+
+
+def test_a_long_failure_reason_is_cut_to_the_services_1_kb(baseline, tmp_path):
+    env = monitoring_env(baseline, tmp_path, start_time="x" * 3000)
+    assert run_container(env) == 1
+    message = (tmp_path / "message").read_bytes()
+    assert len(message) <= 1024 and message.decode().endswith("...")
+
+
+def test_an_unwritable_message_file_fails_the_run_with_a_logged_reason(baseline, tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = monitoring_env(baseline, tmp_path, dataset_source="", output_message_file=str(blocker / "message"))
+    assert run_container(env) == 1
+    assert "cannot write the exit message" in caplog.text and "output_message_file" in caplog.text

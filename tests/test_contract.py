@@ -135,7 +135,7 @@ def test_read_model_views():
     assert statistics.item_count == 4 and statistics.names == ["n", "s"]
     assert (n.num_present, n.is_numeric, n.sketch_data, n.kll_buckets) == (3, True, [[1.0, 2.0], []], [(1.0, 2.0, 3.0)])
     assert (s.num_present, s.distinct_count, s.categories, s.sketch_data) == (4, 2, {"1": 3, "b": 1}, None)
-    with pytest.raises(BaselineError, match="no 'features' list"):
+    with pytest.raises(BaselineError, match=r"baseline statistics: \$\.features\[0\]\.name is missing"):
         Statistics.of({"features": [{"no": "name"}]}, "baseline statistics")
     constraints = Constraints.of({"features": [{"name": "s", "monitoringConfigOverrides": {"emit_metrics": "Disabled"},
                                                 "string_constraints": {"domains": ["a"]}}]})

@@ -159,3 +159,27 @@ def test_partitions_cover_the_file_and_drop_only_the_header(tmp_path: Path, monk
         by_partition.setdefault(index, []).extend(f"{x},{y}" for x, y in zip(xs, ys, strict=True))
     assert sorted(row for rows in by_partition.values() for row in rows) == sorted(body)
     assert by_partition[0][0] == "0,0"  # the header line is dropped from the first split only
+
+
+@pytest.mark.parametrize("row", [2, 30_000])  # in pyarrow's first block (raised when opening), and far after it
+def test_a_byte_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, row: int) -> None:
+    lines = [b"a,b"] + [f"{i},x{i}".encode() for i in range(40_000)]
+    lines[row] = lines[row].replace(b"x", b"x\xff")
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    column = lines[row].index(b"\xff") + 1
+    with pytest.raises(DatasetError, match=rf"data\.csv, line {row + 1}: byte 0xff at column {column} is not UTF-8"):
+        read_dataset(str(path))
+
+
+@pytest.mark.parametrize("size", [600_000, 5_000_000])  # longer than one block, and than eight
+def test_a_field_longer_than_a_block_is_read(tmp_path: Path, size: int) -> None:
+    big = "y" * size
+    rows = [[str(i), "x", str(i % 3)] for i in range(3000)]
+    rows[1500][1] = big
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,c\n" + "".join(",".join(row) + "\n" for row in rows))
+    names, read = _rows(path)
+    assert names == ["a", "b", "c"]
+    assert read == rows  # every row once, in order: rows read before the retry are not repeated
+

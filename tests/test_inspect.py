@@ -145,6 +145,23 @@ def test_runs_list_statuses_and_one_runs_violations(tmp_path, capsys):
     assert "no run matches '2024/05/01/09'" in capsys.readouterr().err
 
 
+def test_model_quality_runs_are_listed_with_their_metrics(tmp_path, capsys):
+    store = LocalStore(str(tmp_path))
+    write_run(store, "2024/05/01/11", CLEAN)
+    folder = "churn/churn-model-quality/2024/05/01/12"
+    auc = "Metric auc with 0.55 +/- 0.01 was LessThanThreshold '0.75'"
+    store.write(f"{folder}/constraint_violations.json", json.dumps({"violations": [
+        {"constraint_check_type": "LessThanThreshold", "description": auc, "metric_name": "auc"}]}).encode())
+    store.write(f"{folder}/statistics.json", json.dumps({"version": 0.0, "dataset": {"item_count": 300},
+                                                         "binary_classification_metrics": {}}).encode())
+    runs = inspection.list_runs(store)
+    assert [(r.quality, r.status, len(r.violations), r.item_count) for r in runs] == [
+        (False, "Completed", 0, 400), (True, "CompletedWithViolations", 1, 300)]
+    assert main(["runs", "--reports", str(tmp_path), "--run", "latest"]) == 0
+    shown = capsys.readouterr().out
+    assert "window run at 2024-05-01T12:00Z" in shown and f"auc     LessThanThreshold  {auc}" in shown
+
+
 def test_a_malformed_violations_file_is_named(tmp_path):
     store = LocalStore(str(tmp_path))
     write_run(store, "2024/05/01/11", CLEAN)

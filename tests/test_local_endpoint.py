@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import tarfile
+import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import xgboost as xgb
 from model import synthetic
 from tests.workshop_helpers import SteppingClock, small_model
 from workshop.capture import CaptureConfig, CaptureWriter
-from workshop.server import LocalEndpoint, Predictor, load_model
+from workshop.server import INFERENCE_ID_HEADER, EndpointStartError, LocalEndpoint, Predictor, load_model
 from workshop.store import LocalStore, StoreError
 from workshop.traffic import HttpTarget, send_rows
 
@@ -193,3 +194,94 @@ def test_csv_replay_skips_a_header_line(tmp_path):
     assert read_csv_rows(str(path)) == ([["100", "180.5"], ["90", ""]], True)
     path.write_text("100,180.5\n")
     assert read_csv_rows(str(path)) == ([["100", "180.5"]], False)
+
+
+def test_boto3_invoke_endpoint_with_inference_id_is_captured(tmp_path, predictor):
+    import boto3
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    inference_id = model.operation_model("InvokeEndpoint").input_shape.members["InferenceId"]
+    assert inference_id.serialization == {"location": "header", "name": INFERENCE_ID_HEADER}
+    row = ",".join(synthetic.generate_rows(1, seed=2, label=False)[0])
+    with LocalEndpoint(predictor, CaptureWriter(CaptureConfig(str(tmp_path), "churn"))) as endpoint:
+        client = boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, region_name="us-east-1",
+                              aws_access_key_id="x", aws_secret_access_key="x")
+        response = client.invoke_endpoint(EndpointName="churn", ContentType="text/csv", Body=row.encode(),
+                                          InferenceId="customer-42")
+        assert 0.0 <= float(response["Body"].read()) <= 1.0
+        client.invoke_endpoint(EndpointName="churn", ContentType="text/csv", Body=row.encode())
+    records = [r for records in captured(tmp_path).values() for r in records]
+    assert [list(r["eventMetadata"]) for r in records] == [["eventId", "inferenceId", "inferenceTime"],
+                                                           ["eventId", "inferenceTime"]]
+    assert records[0]["eventMetadata"]["inferenceId"] == "customer-42"
+    assert records[0]["captureData"]["endpointInput"]["data"] == row
+
+
+def test_64_concurrent_clients_get_no_connection_resets(predictor):
+    rows = synthetic.generate_rows(64, seed=3, label=False)
+    rounds, errors, answered = 3, [], []
+    with LocalEndpoint(predictor) as endpoint:
+        start_together = threading.Barrier(len(rows))
+
+        def client(row: list[str]) -> None:
+            for _ in range(rounds):
+                start_together.wait(timeout=30)  # every client connects at the same moment
+                try:
+                    answered.append(post(endpoint.url, ",".join(row).encode())[0])
+                except OSError as exc:
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=client, args=(row,)) for row in rows]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == [] and answered == [200] * (len(rows) * rounds)
+
+
+def test_a_port_in_use_is_named_with_the_fix(predictor):
+    with LocalEndpoint(predictor) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        with pytest.raises(EndpointStartError, match=f"127.0.0.1:{port}: the port is in use .* --port"):
+            LocalEndpoint(predictor, port=port).start()
+
+
+def test_serve_and_traffic_cli_explain_bad_addresses(model_tar, capsys):
+    from workshop.cli import main
+
+    with LocalEndpoint(Predictor(load_model(model_tar))) as endpoint:
+        port = endpoint.url.rsplit(":", 1)[1]
+        assert main(["serve", "--model", str(model_tar), "--port", port]) == 1
+    assert "the port is in use" in capsys.readouterr().err
+    assert main(["serve", "--model", str(model_tar), "--port", "99999"]) == 1
+    assert "port 99999 is not a TCP port; pick one from 1 to 65535 with --port" in capsys.readouterr().err
+    for url in ("not-a-url", "ftp://host", "http://127.0.0.1:abc"):
+        assert main(["traffic", "--url", url, "--scenario", "normal", "--rows", "2"]) == 1
+        err = capsys.readouterr().err
+        assert f"error: --url {url!r} is not" in err and "http://127.0.0.1:8080" in err
+
+
+def test_traffic_cli_sends_a_stable_inference_id_per_generated_row(tmp_path, predictor):
+    from workshop.cli import main
+    from workshop.traffic import ScenarioRow, parse_scenario_id, scenario_ids
+
+    with LocalEndpoint(predictor, CaptureWriter(CaptureConfig(str(tmp_path), "churn"))) as endpoint:
+        assert main(["traffic", "--url", endpoint.url, "--scenario", "concept_shift", "--rows", "12",
+                     "--seed", "4"]) == 0
+    ids = sorted(r["eventMetadata"]["inferenceId"] for records in captured(tmp_path).values() for r in records)
+    assert ids == scenario_ids("concept_shift", 4, 12) == [f"concept_shift-s4-n12-{i:06d}" for i in range(1, 13)]
+    assert parse_scenario_id(ids[4]) == ScenarioRow("concept_shift", 4, 12, 5)
+    assert parse_scenario_id("concept_shift-s4-n12-000013") is None  # past the last row
+    assert parse_scenario_id("customer-42") is None
+
+
+def test_a_replayed_csv_gets_the_files_name_and_row_number_as_inference_id(tmp_path, predictor):
+    from workshop.cli import main
+
+    (tmp_path / "test set.csv").write_text("\n".join(",".join(r) for r in synthetic.generate_rows(3, seed=5,
+                                                                                                   label=False)))
+    with LocalEndpoint(predictor, CaptureWriter(CaptureConfig(str(tmp_path / "c"), "churn"))) as endpoint:
+        assert main(["traffic", "--url", endpoint.url, "--csv", str(tmp_path / "test set.csv")]) == 0
+    ids = sorted(r["eventMetadata"]["inferenceId"] for records in captured(tmp_path / "c").values() for r in records)
+    assert ids == ["test_set-000001", "test_set-000002", "test_set-000003"]

@@ -72,10 +72,54 @@ def test_train_csv_is_the_training_data_with_header(build):
     assert lines[1:] == synthetic.generate_rows(SMALL.rows, seed=SMALL.seed)
 
 
+def test_holdout_csv_is_the_held_out_data_with_header(build):
+    out_dir, _ = build
+    with open(out_dir / "holdout.csv", newline="") as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == synthetic.header()
+    assert lines[1:] == synthetic.generate_rows(SMALL.holdout_rows, seed=SMALL.seed + train.HOLDOUT_SEED_OFFSET)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8])
+def test_validation_set_has_the_endpoints_probability_a_prediction_and_the_true_label(build, tmp_path, threshold):
+    from workshop.cli import main
+
+    out_dir, _ = build
+    out = tmp_path / "validation.csv"
+    assert main(["validation-dataset", "--model", str(out_dir / "model.tar.gz"), "--holdout",
+                 str(out_dir / "holdout.csv"), "--threshold", str(threshold), "--out", str(out)]) == 0
+    with open(out, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header == ["probability", "prediction", "label"] and len(rows) == SMALL.holdout_rows
+    holdout = np.asarray(synthetic.generate_rows(SMALL.holdout_rows, seed=SMALL.seed + train.HOLDOUT_SEED_OFFSET),
+                         dtype=float)
+    booster = xgb.Booster(model_file=bytearray(model_member(out_dir / "model.tar.gz")[1]))
+    scores = booster.predict(xgb.DMatrix(holdout[:, 1:]))
+    assert [float(r[0]) for r in rows] == scores.astype(float).tolist()  # the float32 score, printed exactly
+    assert [r[1] for r in rows] == ["1" if s > threshold else "0" for s in scores]
+    assert [r[2] for r in rows] == [str(int(v)) for v in holdout[:, 0]]
+    assert {"0", "1"} <= {r[1] for r in rows}
+
+
+def test_validation_set_names_a_bad_label_and_a_bad_threshold(build, tmp_path):
+    from workshop.baseline import BaselineDatasetError, validation_predictions
+    from workshop.server import load_model
+
+    out_dir, _ = build
+    lines = (out_dir / "holdout.csv").read_text().splitlines()
+    lines[3] = "yes" + lines[3][1:]
+    (tmp_path / "holdout.csv").write_text("\n".join(lines) + "\n")
+    booster = load_model(out_dir / "model.tar.gz")
+    with pytest.raises(BaselineDatasetError, match="holdout.csv line 4: label 'yes' is not 0 or 1"):
+        validation_predictions(tmp_path / "holdout.csv", booster, tmp_path / "v.csv")
+    with pytest.raises(BaselineDatasetError, match="--threshold 1.5 must be between 0 and 1"):
+        validation_predictions(out_dir / "holdout.csv", booster, tmp_path / "v.csv", threshold=1.5)
+
+
 def test_two_runs_give_byte_identical_outputs(build, tmp_path):
     out_dir, _ = build
     train.train(SMALL, tmp_path)
-    for name in ("model.tar.gz", "train.csv"):
+    for name in ("model.tar.gz", "train.csv", "holdout.csv"):
         assert (tmp_path / name).read_bytes() == (out_dir / name).read_bytes(), name
 
 

@@ -10,18 +10,21 @@ Capture rows are output fields, then input fields. The baseline (`train.csv`) ha
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import datetime
 
 import pytest
 
-from analyzer import captures, profile
+from analyzer import captures, cli, profile
 from analyzer.aggregator_process import AggregatorProcess
 from analyzer.baseline import suggest_baseline
+from analyzer.container import run_container
 from analyzer.monitor import run_monitoring
-from contract.errors import BaselineError, NoDataError
+from contract.errors import BaselineError, NoDataError, UnusableDataError
 from contract.metrics import BATCH_SIZE, NAMESPACE
+from contract.processing import MESSAGE_MAX_BYTES, UNUSABLE_DATA_REASON, Env, capture_dataset_format
 from contract.violations import parse_violations
 from model import synthetic
 from tests.capture_helpers import record, traffic, write_records
@@ -77,6 +80,10 @@ def edited_constraints(baseline, tmp_path, edit):
     path = tmp_path / "edited-constraints.json"
     path.write_text(json.dumps(document))
     return path
+
+
+def set_config(**changes):
+    return lambda document: document["monitoring_config"].update(changes)
 
 
 def set_distribution(**changes):
@@ -397,3 +404,100 @@ def test_a_wide_input_flushed_before_the_child_threshold_still_aggregates_in_the
         assert len(started) == (name == "child")
     assert reports["child"] == reports["in-process"]
     assert set(reports["child"]) == {"statistics.json", "constraints.json", "constraint_violations.json"}
+
+
+# --- the usability rule ----------------------------------------------------------------------------
+
+
+def spoiled(records, indices):
+    """`records` with the input of those records in a content type the reader cannot read."""
+    for index in indices:
+        part = records[index]["captureData"]["endpointInput"]
+        data = base64.b64encode(part["data"].encode()).decode()
+        part.update(data=data, encoding="BASE64", observedContentType="application/x-protobuf")
+    return records
+
+
+def test_a_window_of_mostly_unusable_records_fails_naming_the_share_and_top_reasons(baseline, tmp_path):
+    records = spoiled(label_as_output(synthetic.generate_rows(100, seed=30)), range(1, 96))
+    records[97]["captureData"]["endpointInput"]["encoding"] = "XML"
+    with pytest.raises(UnusableDataError) as error:
+        monitor(baseline, tmp_path, records)
+    message = str(error.value)
+    assert message.startswith(
+        f"{UNUSABLE_DATA_REASON}: 96 of 100 capture records of the window (96.0%) could not be used, "
+        "above the unusable_record_threshold of 10%. Top reasons: 95 records: BASE64 data of content type "
+        "'application/x-protobuf' cannot be read"
+    )
+    reasons = r"\(first: \S+\.jsonl:2\); 1 record: endpointInput\.encoding 'XML' is unknown.*\(first: \S+\.jsonl:2\)\."
+    assert re.search(reasons, message)
+    assert len(message.encode()) <= MESSAGE_MAX_BYTES
+    assert not (tmp_path / "report").exists()  # no report saying all is well
+
+
+def test_the_threshold_comes_from_the_constraints_and_the_caller_overrides_it(baseline, tmp_path):
+    records = spoiled(label_as_output(synthetic.generate_rows(100, seed=31)), range(10))
+    runs = iter(range(4))
+
+    def run(**options):  # each run its own folders
+        return monitor(baseline, tmp_path / f"run{next(runs)}", records, **options)
+
+    result = run()  # 10 % is not above the default 10 %
+    assert (result.item_count, result.bad_records, result.status) == (90, 10, "Completed")
+    with pytest.raises(UnusableDataError, match=r"10 of 100 .* \(10\.0%\) .* unusable_record_threshold of 5%"):
+        run(unusable_threshold=0.05)
+    strict = edited_constraints(baseline, tmp_path, set_config(unusable_record_threshold=0.0))
+    with pytest.raises(UnusableDataError, match="threshold of 0%"):
+        run(constraints=strict)
+    assert run(constraints=strict, unusable_threshold=0.5).bad_records == 10
+
+
+def test_records_without_an_output_are_unusable_and_the_others_keep_their_columns(baseline, tmp_path):
+    records = label_as_output(synthetic.generate_rows(300, seed=2))
+    for item in records[::50]:
+        del item["captureData"]["endpointOutput"]
+    result = monitor(baseline, tmp_path, records)
+    assert (result.item_count, result.bad_records) == (294, 6)
+    assert "captureData has no endpointOutput" in result.issues[0].problem
+    assert result.violations == []  # before: every input one column to the left, drift on most features
+
+
+def test_the_container_fails_with_the_reason_in_a_message_file_of_at_most_1_kb(baseline, tmp_path):
+    rows = synthetic.generate_rows(60, seed=32)
+    records = label_as_output(rows)
+    for index, item in enumerate(records[1:], start=1):  # many kinds of problem, long locations
+        item["captureData"]["endpointInput"]["encoding"] = f"UNKNOWN-{index}-{'x' * 80}"
+    folder = tmp_path / ("deep-" + "y" * 120) / "captures"
+    write_records(folder, records)
+    env = {
+        Env.DATASET_FORMAT: json.dumps(capture_dataset_format()),
+        Env.DATASET_SOURCE: str(folder),
+        Env.OUTPUT_PATH: str(tmp_path / "output"),
+        Env.BASELINE_STATISTICS: str(baseline / "statistics.json"),
+        Env.BASELINE_CONSTRAINTS: str(baseline / "constraints.json"),
+        Env.MESSAGE_FILE: str(tmp_path / "message"),
+        Env.UNUSABLE_THRESHOLD: "0.5",
+    }
+    assert run_container(env) == 1
+    message = (tmp_path / "message").read_text()
+    assert message.startswith(f"{UNUSABLE_DATA_REASON}: 59 of 60 capture records") and "Completed" not in message
+    assert "threshold of 50%" in message and f"(first: {folder}" in message
+    assert len(message.encode()) <= MESSAGE_MAX_BYTES
+    assert run_container({**env, Env.UNUSABLE_THRESHOLD: "1.5"}) == 1
+    assert (tmp_path / "message").read_text() == "unusable_record_threshold='1.5': use a share in [0, 1] such as 0.1"
+
+
+def test_the_command_line_exits_1_without_a_completed_message(baseline, tmp_path, capsys):
+    records = spoiled(label_as_output(synthetic.generate_rows(20, seed=33)), range(5))
+    write_records(tmp_path / "captures", records)
+    common = [
+        "-q", "monitor", "--captures", str(tmp_path / "captures"), "--statistics", str(baseline / "statistics.json"),
+        "--constraints", str(baseline / "constraints.json"), "--output", str(tmp_path / "report"),
+    ]
+    assert cli.main(common) == cli.EXIT_FAILED
+    out, err = capsys.readouterr()
+    assert "Completed" not in out and err.startswith(f"error: {UNUSABLE_DATA_REASON}: 5 of 20")
+    assert cli.main([*common, "--unusable-threshold", "0.25"]) == 0
+    assert capsys.readouterr().out.startswith("Completed")
+    with pytest.raises(SystemExit):
+        cli.main([*common, "--unusable-threshold", "2"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -12,10 +13,24 @@ from PIL import Image
 
 from analyzer import checks
 from analyzer.kll import buckets
+from analyzer.quality_checks import check_quality
+from analyzer.quality_metrics import QualityAccumulator
 from contract.documents import Constraints, Statistics
+from contract.errors import QualityDocumentError
+from contract.ground_truth import MERGE_SUMMARY_FILE, MergeSummary
+from contract.model_quality import (
+    BINARY,
+    REGRESSION,
+    QualityConstraints,
+    QualityStatistics,
+    constraints_document,
+    metric_of_violation_name,
+    quality_violations_document,
+    statistics_document,
+)
 from contract.violations import Violation
 from tests.browser import Chromium
-from workshop import report
+from workshop import quality_report, report
 from workshop.cli import main
 
 DRIFT = "Baseline drift distance: {} exceeds threshold: 0.1"
@@ -231,3 +246,218 @@ def test_screenshot_is_not_blank(rendered):
     for color in (report.BASELINE_COLOR, report.CURRENT_COLOR):
         rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
         assert np.any(np.abs(pixels.astype(int) - rgb).sum(axis=1) < 12), f"no {color} pixels"
+
+
+# --- the model-quality view ----------------------------------------------------------------------
+
+
+def quality_statistics(labels: np.ndarray, scores: np.ndarray, seed: int) -> dict:
+    """A binary statistics.json computed by the analyzer (prediction: score > 0.5)."""
+    accumulator = QualityAccumulator(BINARY, seed=seed)
+    accumulator.add(labels, (scores > 0.5).astype(int), scores)
+    return statistics_document(BINARY, accumulator.section(), accumulator.count)
+
+
+def quality_folders() -> dict:
+    """A good baseline (600 records) and a run (300 records) whose scores no longer follow the labels."""
+    rng = np.random.default_rng(12)
+    labels = (rng.random(600) < 0.2).astype(int)
+    baseline = quality_statistics(labels, 1 / (1 + np.exp(-(4 * labels - 2 + rng.normal(0, 1.5, 600)))), seed=1)
+    run_labels = (rng.random(300) < 0.3).astype(int)
+    run = quality_statistics(run_labels, rng.beta(2, 5, 300), seed=2)
+    constraints = constraints_document(BINARY, QualityStatistics.of(baseline))
+    violations = check_quality(QualityStatistics.of(run), QualityConstraints.of(constraints))
+    merge = MergeSummary(captures=325, labels=309, matched=300, unmatched_captures=25, unmatched_labels=7,
+                         duplicate_labels=2, unusable_labels=3)
+    return {
+        "run": {"statistics.json": run, "constraint_violations.json": quality_violations_document(violations),
+                MERGE_SUMMARY_FILE: merge.to_document()},
+        "baseline": {"statistics.json": baseline, "constraints.json": constraints},
+    }
+
+
+def quality_documents() -> quality_report.QualityRunDocuments:
+    folders = quality_folders()
+    encoded = {side: {name: json.dumps(doc).encode() for name, doc in files.items()} for side, files in folders.items()}
+    assert quality_report.is_quality_run(encoded["run"])
+    return quality_report.load_documents(encoded["run"], encoded["baseline"], "reports/churn/churn-model-quality/"
+                                         "2024/05/01/12", "2024-05-01T11:00Z..12:00Z")
+
+
+def polyline_points(page: str, curve: str, kind: str) -> np.ndarray:
+    """The (x, y) data values of one drawn curve, read back from its SVG pixels."""
+    svg = re.search(rf'<svg[^>]*data-curve="{curve}".*?</svg>', page).group(0)
+    points = re.search(rf'<polyline class="{kind}" points="([^"]+)"', svg).group(1)
+    px = np.array([[float(v) for v in pair.split(",")] for pair in points.split()])
+    inner = quality_report.CURVE_SIZE - 2 * quality_report.CURVE_PAD
+    return np.column_stack([(px[:, 0] - quality_report.CURVE_PAD) / inner,
+                            (quality_report.CURVE_SIZE - quality_report.CURVE_PAD - px[:, 1]) / inner])
+
+
+def test_quality_curves_are_drawn_from_the_statistics():
+    docs = quality_documents()
+    page = quality_report.render(docs)
+    for stats, kind in ((docs.statistics, "run"), (docs.baseline_statistics, "baseline")):
+        fpr, tpr = stats.roc_curve
+        precisions, recalls = stats.pr_curve
+        assert len(fpr) > 100  # a point per distinct score, not a summary
+        # Two decimals of a pixel on a 220-pixel axis.
+        np.testing.assert_allclose(polyline_points(page, "ROC curve", kind), np.column_stack([fpr, tpr]), atol=5e-5)
+        np.testing.assert_allclose(polyline_points(page, "precision-recall curve", kind),
+                                   np.column_stack([recalls, precisions]), atol=5e-5)
+
+
+def test_long_curves_are_thinned_keeping_their_ends():
+    x = tuple(np.linspace(0, 1, 10_001) ** 2)
+    y = tuple(np.sqrt(np.linspace(0, 1, 10_001)))
+    xs, ys = quality_report.thin(x, y, limit=100)
+    assert len(xs) == 100 and (xs[0], ys[0]) == (x[0], y[0]) and (xs[-1], ys[-1]) == (x[-1], y[-1])
+    assert set(zip(xs, ys, strict=True)) <= set(zip(x, y, strict=True))
+    assert quality_report.thin(x[:50], y[:50], limit=100)[0].tolist() == list(x[:50])
+
+
+def test_quality_metrics_are_shown_against_their_thresholds():
+    docs = quality_documents()
+    page = quality_report.render(docs)
+    violated = {metric_of_violation_name(v.metric_name) for v in docs.violations}
+    assert {"auc", "recall", "f2"} <= violated  # the run's scores are uninformative
+    marked = set(re.findall(r'<tr class="metric bad" data-metric="([^"]+)"', page))
+    assert marked == violated
+    rows = {r.name: r for r in quality_report.metric_rows(docs)}
+    assert rows["f0_5"].state == "not checked" and rows["f0_5"].constraint is not None  # as the service
+    assert rows["accuracy_best_constant_classifier"].state == "no constraint"
+    auc = re.search(r'<tr class="metric bad" data-metric="auc">(.*?)</tr>', page).group(1)
+    run_auc, base_auc = docs.statistics.metrics["auc"], docs.baseline_statistics.metrics["auc"]
+    assert f"{run_auc.value:.4g} " in auc and f"± {run_auc.standard_deviation:.4g}" in auc
+    assert f"<td>{docs.constraints.constraints['auc'].threshold:.4g}</td>" in auc and "LessThanThreshold" in auc
+    assert f"{base_auc.value:.4g}" in auc and ">violated<" in auc
+    assert "CompletedWithViolations" in page and f"{len(docs.violations)} of 10 checked metrics" in page
+    for violation in docs.violations:
+        assert f"<td>{html.escape(violation.description)}</td>" in page
+
+
+def test_quality_view_shows_matrices_and_merge_counts_and_stays_offline():
+    docs = quality_documents()
+    page = quality_report.render(docs)
+    assert "http://" not in page and "https://" not in page and " src=" not in page and "default-src 'none'" in page
+    matrix = re.search(r'<table class="confusion" data-matrix="this run">(.*?)</table>', page).group(1)
+    cells = [int(n.replace(",", "")) for n in re.findall(r'<td class="(?:right|wrong)">([\d,]+)</td>', matrix)]
+    expected = docs.statistics.confusion_matrix
+    assert cells == [expected["0"]["0"], expected["0"]["1"], expected["1"]["0"], expected["1"]["1"]]
+    assert sum(cells) == 300
+    for label, text in (("matched records", "300 of 325 captures"), ("unmatched captures", "25 (7.7%"),
+                        ("unmatched labels", "7 (2.3%"), ("duplicate labels", "2 of 309 labels read"),
+                        ("unusable records", "3 labels")):
+        assert f"<dt>{label}</dt><dd>{text}" in page
+
+
+def test_a_run_without_merge_summary_or_of_another_problem_type_is_named():
+    folders = quality_folders()
+    del folders["run"][MERGE_SUMMARY_FILE]
+    encoded = {side: {name: json.dumps(doc).encode() for name, doc in files.items()} for side, files in folders.items()}
+    page = quality_report.render(quality_report.load_documents(encoded["run"], encoded["baseline"], "run"))
+    assert f"no {MERGE_SUMMARY_FILE} in the run folder" in page
+    regression = {"version": 0.0, "regression_constraints": {"mae": {"threshold": 1.0,
+                                                                     "comparison_operator": "GreaterThanThreshold"}}}
+    encoded["baseline"]["constraints.json"] = json.dumps(regression).encode()
+    with pytest.raises(QualityDocumentError, match="constraints.json: \\$: no binary_classification_constraints"):
+        quality_report.load_documents(encoded["run"], encoded["baseline"], "run")
+    assert not quality_report.is_quality_run({"statistics.json": json.dumps(raw_documents()["statistics"]).encode()})
+
+
+def test_report_command_draws_a_model_quality_run(tmp_path, capsys):
+    folders = quality_folders()
+    run, baseline = tmp_path / "churn-model-quality" / "2024" / "05" / "01" / "12", tmp_path / "baseline"
+    for folder, files in ((run, folders["run"]), (baseline, folders["baseline"])):
+        folder.mkdir(parents=True)
+        for name, document in files.items():
+            (folder / name).write_text(json.dumps(document))
+    assert main(["report", "--run", str(run), "--baseline", str(baseline / "statistics.json")]) == 0
+    page = (run / "report.html").read_text()
+    assert "<h1>Model quality monitoring run</h1>" in page and "2024-05-01T11:00Z..12:00Z" in page
+    assert page.count("<polyline") == 4
+    (baseline / "constraints.json").write_text('{"version": 0.0, "binary_classification_constraints": '
+                                               '{"auc": {"threshold": 0.9, "comparison_operator": "Below"}}}')
+    assert main(["report", "--run", str(run), "--baseline", str(baseline)]) == 1
+    assert "'Below' is not an operator" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def rendered_quality(tmp_path_factory):
+    """The model-quality report in headless Chromium: (whole-page screenshot, page state, errors, documents)."""
+    path = tmp_path_factory.mktemp("quality-report") / "report.html"
+    docs = quality_documents()
+    path.write_text(quality_report.render(docs), encoding="utf-8")
+    with Chromium() as page:
+        page.open(path.as_uri())
+        state = {
+            "curves": page.evaluate(
+                "Array.from(document.querySelectorAll('svg[data-curve] polyline')).map("
+                "p => { var b = p.getBBox(); return [p.getAttribute('class'), b.width, b.height]; })"),
+            "text": page.evaluate("document.body.innerText"),
+            "bad_rows": page.evaluate("document.querySelectorAll('tr.metric.bad').length"),
+        }
+        shot = page.screenshot(full_page=True)  # the curves are below the first screen
+        errors = page.errors()
+    return shot, state, errors, docs
+
+
+def test_chromium_renders_the_quality_report(rendered_quality):
+    shot, state, errors, docs = rendered_quality
+    assert errors == []
+    assert [kind for kind, _, _ in state["curves"]] == ["baseline", "run", "baseline", "run"]
+    assert all(width > 100 and height > 50 for _, width, height in state["curves"])  # drawn across the plot
+    assert state["bad_rows"] == len(docs.violations)
+    auc = docs.statistics.metrics["auc"]
+    assert f"{auc.value:.4g} ± {auc.standard_deviation:.4g}" in state["text"]
+    assert "unmatched captures\n25 (7.7%" in state["text"].replace("\t", "\n")
+    image = Image.open(io.BytesIO(shot)).convert("RGB")
+    assert image.size[0] == 1280 and image.size[1] > 1000
+    image = np.asarray(image).reshape(-1, 3).astype(int)
+    for color in (report.BASELINE_COLOR, report.CURRENT_COLOR):
+        rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(image - rgb).sum(axis=1) < 12).sum() > 200, f"the {color} curve is not on screen"
+
+
+def test_other_problem_types_and_odd_curves_are_drawn_with_what_there_is():
+    rng = np.random.default_rng(3)
+    accumulator = QualityAccumulator(REGRESSION, seed=1)
+    labels = rng.normal(10, 2, 150)
+    accumulator.add(labels, labels + rng.normal(0, 1, 150))
+    statistics = statistics_document(REGRESSION, accumulator.section(), accumulator.count)
+    constraints = constraints_document(REGRESSION, QualityStatistics.of(statistics))
+    run = {"statistics.json": statistics, "constraint_violations.json": {"violations": []}}
+    baseline = {"statistics.json": statistics, "constraints.json": constraints}
+    encoded = [{name: json.dumps(doc).encode() for name, doc in files.items()} for files in (run, baseline)]
+    page = quality_report.render(quality_report.load_documents(*encoded, "run"))
+    assert "<title>Completed: run</title>" in page and "Regression" in page
+    assert "<svg" not in page and "<table class=\"confusion\"" not in page  # no curves, no matrix
+    assert re.findall(r'data-metric="(\w+)"', page) == ["mae", "mse", "rmse", "r2"]
+    assert "NaN (under 200 records)" in page  # 150 records: no deviations
+    # A hand-edited curve whose lists differ in length is named, not drawn.
+    chart = quality_report.curve_chart("ROC curve", ("x", "y"), ((0.0, 1.0), (0.0, 0.5, 1.0)), None, True)
+    assert "<polyline" not in chart and "this run&#x27;s curve has 2 x but 3 y values: not drawn" in chart
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda c: c.update(features=[]), "the baseline's constraints.json: $.features is empty"),
+    (lambda c: c["features"][0].update(completeness="full"), "$.features[0].completeness is \"full\""),
+])
+def test_a_damaged_baseline_constraints_file_is_named_not_drawn(damage, expected):
+    raw = raw_documents()
+    damage(raw["baseline_constraints"])
+    files = {"statistics.json": raw["statistics"], "constraint_violations.json": {"violations": []}}
+    baseline = {"statistics.json": raw["baseline_statistics"], "constraints.json": raw["baseline_constraints"]}
+    with pytest.raises(ValueError) as error:
+        report.load_documents({k: json.dumps(v).encode() for k, v in files.items()},
+                              {k: json.dumps(v).encode() for k, v in baseline.items()}, "run")
+    assert expected in str(error.value)
+
+
+def test_json_nested_too_deep_is_named_as_not_valid_json():
+    raw = raw_documents()
+    files = {"statistics.json": b"[" * 100_000 + b"]" * 100_000, "constraint_violations.json": b'{"violations": []}'}
+    baseline = {"statistics.json": json.dumps(raw["baseline_statistics"]).encode(),
+                "constraints.json": json.dumps(raw["baseline_constraints"]).encode()}
+    with pytest.raises(ValueError, match=r"run/statistics.json is not valid JSON"):
+        report.load_documents(files, baseline, "run")

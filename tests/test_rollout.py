@@ -90,7 +90,7 @@ def test_every_rollback_alarm_is_wired_and_watches_the_fleet_being_rolled_out(en
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory):
     """A deliberately different model: fewer rows, another seed, a handful of rounds."""
-    booster, _, _ = fit(TrainConfig(rows=400, holdout_rows=200, seed=3, num_round=8))
+    booster = fit(TrainConfig(rows=400, holdout_rows=200, seed=3, num_round=8))[0]
     path = tmp_path_factory.mktemp("other") / "model.tar.gz"
     write_model_tar(model_bytes(booster), path)
     return path

@@ -97,17 +97,21 @@ def test_one_hot_groups_have_exactly_one_value_per_row(rows):
     assert ((messages > 0) == (data[:, synthetic.COLUMNS.index("VMail Plan_yes")] == 1)).all()
 
 
-def test_marginals_match_the_workshop_within_10_percent(rows):
-    data = matrix(rows)
+def assert_workshop_marginals(data: np.ndarray, columns: list[str]) -> None:
+    """Mean and standard deviation of each column within 10% of the workshop's."""
     expected = {
         **WORKSHOP_USAGE,
         **{name: (share, np.sqrt(share * (1 - share))) for name, share in WORKSHOP_SHARES.items()},
     }
     assert set(expected) == set(synthetic.COLUMNS)
-    for j, name in enumerate(synthetic.COLUMNS):
+    for j, name in enumerate(columns):
         mean, std = expected[name]
         assert data[:, j].mean() == pytest.approx(mean, rel=0.10), name
         assert data[:, j].std() == pytest.approx(std, rel=0.10), name
+
+
+def test_marginals_match_the_workshop_within_10_percent(rows):
+    assert_workshop_marginals(matrix(rows), synthetic.COLUMNS)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -123,6 +127,30 @@ def test_churn_depends_on_the_features(rows):
     calls = data[:, synthetic.COLUMNS.index("CustServ Calls")]
     assert churn[day > 265].mean() > 2 * churn[day < 200].mean()
     assert churn[calls >= 4].mean() > 2 * churn[calls < 4].mean()
+
+
+def churn_ratio(data: np.ndarray, name: str, high: float, low: float) -> float:
+    """Churn rate of rows with `name` above `high` over the rate of rows below `low`."""
+    churn, values = data[:, 0] == 1, data[:, synthetic.COLUMNS.index(name)]
+    return churn[values > high].mean() / churn[values < low].mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_concept_shift_keeps_the_inputs_and_changes_who_churns(seed):
+    normal = matrix(synthetic.generate_rows(N, seed=seed))
+    shifted = matrix(synthetic.generate_rows(N, seed=seed, drift=synthetic.SCENARIOS["concept_shift"]))
+    # Inputs: for one seed the very same rows; for any seed the workshop's distribution.
+    assert (shifted[:, 1:] == normal[:, 1:]).all()
+    other_seed = matrix(synthetic.generate_rows(N, seed=seed + 7, drift=synthetic.SCENARIOS["concept_shift"]))
+    assert_workshop_marginals(other_seed[:, 1:], synthetic.FEATURES)
+    # Outcomes: about a quarter churn, and the workshop's reasons no longer single them out.
+    assert abs(shifted[:, 0].mean() - 0.24) <= 0.03
+    assert (normal[:, 0] != shifted[:, 0]).mean() > 0.2
+    assert churn_ratio(normal, "Day Mins", 265, 200) > 5 > 2 > churn_ratio(shifted, "Day Mins", 265, 200)
+    assert churn_ratio(normal, "CustServ Calls", 3.5, 3.5) > 2 > 1.5 > churn_ratio(shifted, "CustServ Calls", 3.5, 3.5)
+    # ... while evening callers and new customers leave.
+    assert churn_ratio(shifted, "Eve Mins", 250, 150) > 8 > 4 > churn_ratio(normal, "Eve Mins", 250, 150)
+    assert 1 / churn_ratio(shifted, "Account Length", 140, 60) > 2 > 1 / churn_ratio(normal, "Account Length", 140, 60)
 
 
 def test_same_seed_same_rows_other_seed_other_rows(rows):
@@ -230,6 +258,7 @@ def test_add_and_drop_columns_change_header_and_width():
         ({"add_columns": ["Day Mins"]}, "already exist"),
         ({"drop_columns": ["Churn"]}, "feature column"),
         ({"wrong_type_rows": -1}, "wrong_type_rows"),
+        ({"churn_model": "telepathy"}, "churn model"),
     ],
 )
 def test_bad_drift_is_refused_with_a_named_reason(kwargs, message):

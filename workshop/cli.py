@@ -1,4 +1,5 @@
-"""Command line: `python -m workshop {serve,traffic,captures,runs,report,baseline-dataset,demo}`.
+"""Command line: `python -m workshop {serve,traffic,ground-truth,captures,runs,report,baseline-dataset,
+validation-dataset,demo}`.
 
 Results go to stdout, progress and errors to stderr. Exit codes: 0 done, 1 could not do it
 (the reason in one line), 2 bad arguments, 130 interrupted.
@@ -12,9 +13,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from contract.layout import BASELINE_FILES, Window, parse_time, run_hour
+from contract.model_quality import DEFAULT_PROBABILITY_THRESHOLD
 from workshop import inspection
 from workshop.store import StoreError, open_store, read_location
 
@@ -25,6 +28,8 @@ EPILOG = """the workshop's steps, offline:
   make demo                                     # everything below, in one go, against an AWS emulator
   python -m workshop serve --capture-to build/datacapture --endpoint-name churn-local
   python -m workshop traffic --url http://127.0.0.1:8080 --scenario normal --rows 300 --rate 50
+  python -m workshop ground-truth --captures build/datacapture --endpoint churn-local --from-generator \
+      --to build/ground-truth/churn-local     # labels for the model-quality monitor
   python -m workshop captures --source build/datacapture --endpoint churn-local --limit 5
   python -m workshop baseline-dataset --out build/baseline-dataset.csv
   python -m analyzer suggest-baseline --dataset build/baseline-dataset.csv --output build/baseline
@@ -52,10 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(commands)
     _add_traffic(commands)
+    _add_ground_truth(commands)
     _add_captures(commands)
     _add_runs(commands)
     _add_report(commands)
     _add_baseline_dataset(commands)
+    _add_validation_dataset(commands)
     _add_demo(commands)
     return parser
 
@@ -98,8 +105,39 @@ def _add_traffic(commands: argparse._SubParsersAction) -> None:
     traffic.add_argument("--seed", type=int, default=7, help="generator seed (default: %(default)s)")
     traffic.add_argument("--rate", type=float, help="requests per second (default: as fast as possible)")
     traffic.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
-    traffic.add_argument("--inference-id-prefix", help="send InferenceId PREFIX-000001, PREFIX-000002, ...")
+    traffic.add_argument("--inference-id-prefix", metavar="PREFIX",
+                         help="every request carries InferenceId PREFIX-000001, PREFIX-000002, ... (the row's "
+                         "number; default PREFIX: SCENARIO-sSEED-nROWS for generated rows, which `workshop "
+                         "ground-truth --from-generator` reads back, or the CSV file's name)")
 
+
+
+def _add_ground_truth(commands: argparse._SubParsersAction) -> None:
+    truth = commands.add_parser(
+        "ground-truth",
+        help="upload labels (what really happened) for captured records, for the model-quality monitor",
+        description="Labels the captured records of an endpoint variant within [--start, --end). Each label\n"
+        "names a record by its inferenceId (the request's InferenceId), else its eventId; all of them go\n"
+        "into one file TO/yyyy/mm/dd/HH/MMSS.jsonl, the hour being when they were collected (--collected-at).",
+        epilog="examples:\n  python -m workshop ground-truth --captures build/datacapture --endpoint churn-local "
+        "--from-generator --to build/ground-truth/churn-local\n  python -m workshop ground-truth --captures "
+        "s3://BUCKET/datacapture --endpoint churn-dev --labels labels.csv --to s3://BUCKET/ground-truth/churn-dev",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    truth.add_argument("--captures", required=True, help="capture destination: a folder or s3://bucket/datacapture")
+    truth.add_argument("--endpoint", required=True, help="endpoint name")
+    truth.add_argument("--variant", default="AllTraffic", help="variant name (default: %(default)s)")
+    truth.add_argument("--start", help="label records captured from this time, ISO-8601 UTC (default: all)")
+    truth.add_argument("--end", help="until this time (exclusive)")
+    source = truth.add_mutually_exclusive_group(required=True)
+    source.add_argument("--labels", metavar="FILE.csv", help="a CSV of id,label (an id,label header line is skipped)")
+    source.add_argument("--from-generator", action="store_true",
+                        help="the true outcome of rows sent by `workshop traffic --scenario` (read from their ids)")
+    truth.add_argument("--to", required=True, help="ground-truth location: a folder or s3://bucket/prefix")
+    truth.add_argument("--collected-at", help="when the labels were collected, ISO-8601 UTC (default: now); "
+                       "names the hour folder the monitor's ground-truth window selects")
+    truth.add_argument("--allow-uncaptured", action="store_true",
+                       help="upload --labels ids that were not captured in the range too (they count as unmatched)")
 
 
 def _add_captures(commands: argparse._SubParsersAction) -> None:
@@ -135,9 +173,11 @@ def _add_runs(commands: argparse._SubParsersAction) -> None:
 def _add_report(commands: argparse._SubParsersAction) -> None:
     rep = commands.add_parser(
         "report",
-        help="write a self-contained HTML report of one monitoring run",
-        description="Summary, violations, and per-feature baseline-vs-run distributions with drift, "
-        "completeness and types, in one HTML file that needs no network.",
+        help="write a self-contained HTML report of one monitoring run (data or model quality)",
+        description="Data quality: summary, violations, and per-feature baseline-vs-run distributions with "
+        "drift, completeness and types. Model quality (a run whose statistics.json holds a *_metrics "
+        "section): metrics against their thresholds, confusion matrices, ROC and precision-recall curves "
+        "over the baseline's, the merge's unmatched counts. One HTML file that needs no network.",
     )
     rep.add_argument("--run", required=True, help="the run's folder (local or s3://) with its JSON files")
     rep.add_argument("--baseline", required=True, help="folder (local or s3://) with the baseline's "
@@ -145,8 +185,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     rep.add_argument("--out", type=Path, help="HTML file (default: report.html in a local run folder, "
                      "else monitoring-report.html here)")
     rep.add_argument("--categorical-drift-method", choices=("LInfinity", "ChiSquared"),
-                     help="the run's job-level categorical_drift_method, if it set one (it overrides the "
-                     "constraints file's global method, as in the checks)")
+                     help="data quality: the run's job-level categorical_drift_method, if it set one (it "
+                     "overrides the constraints file's global method, as in the checks)")
 
 
 
@@ -164,15 +204,36 @@ def _add_baseline_dataset(commands: argparse._SubParsersAction) -> None:
 
 
 
+def _add_validation_dataset(commands: argparse._SubParsersAction) -> None:
+    dataset = commands.add_parser(
+        "validation-dataset",
+        help="write the model-quality baseline's validation set: probability,prediction,label",
+        description="Scores held-out labelled rows with the model: the probability as the endpoint answers "
+        "it, the predicted label (1 above --threshold) and the true label. Baseline it with `python -m "
+        "analyzer suggest-baseline --problem-type BinaryClassification --inference-attribute prediction "
+        "--probability-attribute probability --ground-truth-attribute label`.",
+    )
+    dataset.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model.tar.gz (default: %(default)s)")
+    dataset.add_argument("--holdout", type=Path, default=REPO / "model" / "build" / "holdout.csv",
+                         help="held-out CSV with header, label first (default: %(default)s)")
+    dataset.add_argument("--threshold", type=float, default=DEFAULT_PROBABILITY_THRESHOLD,
+                         help="a probability above it predicts churn (default: %(default)s, as the monitoring "
+                         "run's --probability-threshold)")
+    dataset.add_argument("--out", type=Path, required=True, help="CSV to write")
+
+
 def _add_demo(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
-        help="the whole loop offline: emulator, endpoint, baseline, two hours of traffic, monitoring, alert",
-        description="What `make demo` runs. Needs model/build/ (`make model`).",
+        help="the whole loop offline: emulator, endpoint, baselines, three hours of traffic, ground truth, "
+        "data- and model-quality monitoring, alerts",
+        description="What `make demo` runs. Needs model/build/ (`make model`). Hour 1 is normal, hour 2 has drifted "
+        "inputs, hour 3 a concept shift (same inputs, changed outcomes) that only the model-quality run sees.",
     )
-    demo.add_argument("--requests-per-hour", type=int, default=400, help="default: %(default)s")
-    demo.add_argument("--seconds-per-hour", type=float, default=4.0,
-                      help="wall time of one simulated hour of traffic (default: %(default)s)")
+    demo.add_argument("--requests-per-hour", type=int, help="default: 1000 (at least 200 keep the model-quality "
+                      "standard deviations numbers)")
+    demo.add_argument("--seconds-per-hour", type=float,
+                      help="wall time of one simulated hour of traffic (default: 4)")
     demo.add_argument("--workdir", type=Path, help="output folder (default: build/demo)")
 
 
@@ -204,36 +265,57 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _traffic(args: argparse.Namespace) -> int:
-    from workshop.traffic import HttpTarget, SageMakerTarget, read_csv_rows, scenario_rows, send_rows
+    from workshop import traffic
 
+    target = traffic.HttpTarget(args.url) if args.url else traffic.SageMakerTarget(args.endpoint_name)
     if args.csv:
-        rows, skipped_header = read_csv_rows(args.csv)
+        rows, skipped_header = traffic.read_csv_rows(args.csv)
         if skipped_header:
             print(f"{args.csv}: skipped the header line", file=sys.stderr)
+        ids = traffic.row_ids(args.inference_id_prefix or traffic.csv_prefix(args.csv), len(rows))
     else:
-        rows = scenario_rows(args.scenario, args.rows, args.seed)
-    target = HttpTarget(args.url) if args.url else SageMakerTarget(args.endpoint_name)
-    ids = [f"{args.inference_id_prefix}-{i:06d}" for i in range(1, len(rows) + 1)] if args.inference_id_prefix else None
+        ids = (traffic.row_ids(args.inference_id_prefix, args.rows) if args.inference_id_prefix
+               else traffic.scenario_ids(args.scenario, args.seed, args.rows))
+        rows = traffic.scenario_rows(args.scenario, args.rows, args.seed)
     step = max(1, len(rows) // 10)
 
     def progress(done: int, total: int) -> None:
         if done % step == 0 or done == total:
             print(f"sent {done}/{total}", file=sys.stderr)
 
-    print(f"sending {len(rows)} rows to {target.describe()}", file=sys.stderr)
-    result = send_rows(rows, target, args.rate, args.concurrency, ids, progress)
+    print(f"sending {len(rows)} rows to {target.describe()}, InferenceId {ids[0]} ... {ids[-1]}", file=sys.stderr)
+    result = traffic.send_rows(rows, target, args.rate, args.concurrency, ids, progress)
     print(result.summary())
     for error in result.errors:
         print(f"  {error}")
     return 0 if result.failed == 0 and not result.stopped else 1
 
 
+def _window(start: str | None, end: str | None) -> Window:
+    begin = parse_time(start, "--start") if start else None
+    finish = parse_time(end, "--end") if end else None
+    if begin and finish and begin >= finish:
+        raise CommandError(f"--start {start} is not before --end {end}")
+    return Window(begin, finish)
+
+
+def _ground_truth(args: argparse.Namespace) -> int:
+    from workshop import ground_truth
+
+    collected = parse_time(args.collected_at, "--collected-at") if args.collected_at else datetime.now(UTC)
+    captures = ground_truth.captured(args.captures, args.endpoint, args.variant, _window(args.start, args.end))
+    if args.from_generator:
+        labels = ground_truth.generator_labels(captures.keys)
+    else:
+        labels = ground_truth.file_labels(args.labels, captures, args.allow_uncaptured)
+    store = open_store(args.to)
+    key = ground_truth.upload(labels, store, collected)
+    print(ground_truth.describe_upload(store, key, labels, captures))
+    return 0
+
+
 def _captures(args: argparse.Namespace) -> int:
-    start = parse_time(args.start, "--start") if args.start else None
-    end = parse_time(args.end, "--end") if args.end else None
-    if start and end and start >= end:
-        raise CommandError(f"--start {args.start} is not before --end {args.end}")
-    window = Window(start, end)
+    window = _window(args.start, args.end)
     location = inspection.capture_location(args.source, args.endpoint, args.variant)
     files = inspection.capture_files(args.source, args.endpoint, args.variant, window)
     if not files:
@@ -272,7 +354,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from workshop import report
+    from analyzer.outputs import output_file
+    from workshop import quality_report, report
 
     # The stack's BaselineStatistics output names the file; its folder also holds constraints.json.
     baseline = args.baseline.rstrip("/")
@@ -284,14 +367,21 @@ def _report(args: argparse.Namespace) -> int:
     hour = run_hour(args.run.rstrip("/"))
     window = inspection.window_text(hour) if hour else ""
     try:
-        docs = report.load_documents(
-            run_files, baseline_files, args.run.rstrip("/"), window, args.categorical_drift_method
-        )
+        # A model-quality run is known by its statistics.json (a `*_metrics` section): no option needed.
+        if quality_report.is_quality_run(run_files):
+            page = quality_report.render(
+                quality_report.load_documents(run_files, baseline_files, args.run.rstrip("/"), window)
+            )
+        else:
+            page = report.render(report.load_documents(
+                run_files, baseline_files, args.run.rstrip("/"), window, args.categorical_drift_method
+            ))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     out = args.out or (Path(args.run) / "report.html" if not args.run.startswith("s3://") else
                        Path("monitoring-report.html"))
-    out.write_text(report.render(docs), encoding="utf-8")
+    output_file(out, "--out")  # a folder or an unwritable path: OutputPathError (a ValueError) names the fix
+    out.write_text(page, encoding="utf-8")
     print(out)
     return 0
 
@@ -305,22 +395,33 @@ def _baseline_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validation_dataset(args: argparse.Namespace) -> int:
+    from workshop.baseline import validation_predictions
+    from workshop.server import load_model
+
+    rows = validation_predictions(args.holdout, load_model(args.model), args.out, args.threshold)
+    print(f"wrote {rows} rows to {args.out} (prediction: probability > {args.threshold})", file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from workshop.demo import DemoConfig, run_demo
 
-    options = {"requests_per_hour": args.requests_per_hour, "seconds_per_hour": args.seconds_per_hour}
-    if args.workdir:
-        options["workdir"] = args.workdir.resolve()
+    given = {"requests_per_hour": args.requests_per_hour, "seconds_per_hour": args.seconds_per_hour,
+             "workdir": args.workdir.resolve() if args.workdir else None}
+    options = {name: value for name, value in given.items() if value is not None}
     return run_demo(DemoConfig(**options))
 
 
 COMMANDS = {
     "serve": _serve,
     "traffic": _traffic,
+    "ground-truth": _ground_truth,
     "captures": _captures,
     "runs": _runs,
     "report": _report,
     "baseline-dataset": _baseline_dataset,
+    "validation-dataset": _validation_dataset,
     "demo": _demo,
 }
 
@@ -330,13 +431,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr
     )
-    from workshop.server import ModelLoadError
+    from workshop.server import EndpointStartError, ModelLoadError
 
     try:
         return COMMANDS[args.command](args)
     # ValueError covers the named input errors (InspectError, TrafficError, BaselineDatasetError,
     # ViolationsFormatError) and bad settings such as a sampling percentage above 100.
-    except (CommandError, StoreError, ModelLoadError, ValueError) as exc:
+    except (CommandError, StoreError, ModelLoadError, EndpointStartError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,10 +2,15 @@
 
 An AWS emulator (moto) on 127.0.0.1 stands in for S3, SNS and SQS; the local endpoint serves the
 trained model and captures to the emulator's S3 exactly as the service does; the analyzer
-suggests the baseline and runs each hourly monitoring job; the real alert Lambda handler gets
+suggests both baselines and runs each hourly monitoring job; the real alert Lambda handler gets
 the event EventBridge would send and publishes to SNS, and an SQS queue subscribed to the topic
-shows what a subscriber receives. Two hours of traffic are compressed into seconds: the endpoint's
-capture clock runs through each simulated hour while the requests are sent.
+shows what a subscriber receives. Three hours of traffic are compressed into seconds (the
+endpoint's capture clock runs through each simulated hour while the requests are sent):
+
+1. normal traffic: both monitors clean;
+2. drifted inputs: the data-quality run reports drift;
+3. a concept shift (baseline inputs, changed outcomes): data quality is clean, the model-quality
+   run, once the hour's labels are in, reports AUC, recall and F2 below the baseline.
 
 Every thread and server the demo starts is stopped on the way out, also on error or Ctrl-C.
 """
@@ -13,17 +18,13 @@ Every thread and server the demo starts is stopped on the way out, also on error
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
-import logging
-import os
 import random
 import shutil
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,8 +33,6 @@ from pathlib import Path
 
 from contract.documents import MODEL_OUTPUT_FEATURE
 from contract.errors import ANALYZER_ERRORS
-from contract.events import PROCESSING_JOB_EVENT, SAGEMAKER_SOURCE
-from contract.lambdas import AlertsEnv
 from contract.layout import (
     BASELINE_FILES,
     BASELINE_PREFIX,
@@ -47,25 +46,35 @@ from contract.layout import (
     hour_folder,
     monitoring_job_name,
 )
-from contract.metrics import METRICS_FOLDER
-from contract.processing import (
-    JOB_COMPLETED,
-    ProcessingJobSpec,
-    monitoring_environment,
-    monitoring_outputs,
-)
+from contract.processing import monitoring_environment
 from contract.violations import DRIFT_CHECK
 from workshop import inspection, report
 from workshop.baseline import prediction_baseline
 from workshop.capture import CaptureConfig, CaptureWriter
-from workshop.server import LocalEndpoint, ModelLoadError, Predictor, load_model
+from workshop.demo_quality import QualityConfig, QualityHourResult, QualityLoop, show_alert, shown
+from workshop.emulator import (
+    Emulated,
+    EmulatorError,
+    alert,
+    aws_emulator,
+    create_resources,
+    load_alert_handler,
+    processing_job,
+)
+from workshop.ground_truth import GroundTruthInputError
+from workshop.server import EndpointStartError, LocalEndpoint, ModelLoadError, Predictor, load_model
 from workshop.store import S3Store, StoreError, join
-from workshop.traffic import HttpTarget, scenario_rows, send_rows
+from workshop.traffic import HttpTarget, scenario_ids, scenario_rows, send_rows
 
 REPO = Path(__file__).resolve().parent.parent
-REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's default account
-ALERT_HANDLER = REPO / "lambda" / "alerts" / "handler.py"
 HOUR = timedelta(hours=1)
+SCENARIOS = ("normal", "drifted", "concept_shift")  # the generator's scenario of each hour of traffic
+LABELLED = ("normal", "concept_shift")  # the hours whose ground truth the demo uploads
+# Labels of an hour's predictions are collected during the next hour; the model-quality schedule
+# waits for them: its run at H analyses the captures of H-2h..H-1h (StartTimeOffset -PT2H,
+# EndTimeOffset -PT1H) with the labels collected since the window began.
+LABEL_DELAY_HOURS = 1
+LABELS_COLLECTED_AFTER = timedelta(minutes=30)  # into the next hour
 
 
 class DemoError(RuntimeError):
@@ -76,16 +85,23 @@ class DemoError(RuntimeError):
 class DemoConfig:
     model: Path = REPO / "model" / "build" / "model.tar.gz"
     train_csv: Path = REPO / "model" / "build" / "train.csv"
+    validation_csv: Path = REPO / "model" / "build" / "validation-predictions.csv"
     workdir: Path = REPO / "build" / "demo"
-    requests_per_hour: int = 400
+    # 1,000 records an hour: metric noise (recall varies by about 0.04 between hours) well inside
+    # quality_tolerance, so a normal hour stays clean and the concept-shifted one clearly violates.
+    requests_per_hour: int = 1000
     seconds_per_hour: float = 4.0  # wall time one simulated hour of traffic takes
     concurrency: int = 8
     endpoint_name: str = "churn-demo"
     variant_name: str = "AllTraffic"
     schedule_name: str = "churn-demo-data-quality"  # `<endpoint>-data-quality`, as deployed
+    quality_schedule_name: str = "churn-demo-model-quality"
     bucket: str = "churn-monitor-demo"
     seed: int = 1
-    now: datetime | None = None  # the demo's "current time"; its two hours are the two before it
+    # How far a metric may fall below the baseline's value (rise, for the error rates) before the
+    # model-quality run reports it: the suggested constraints alert on any dip at all.
+    quality_tolerance: float = 0.15
+    now: datetime | None = None  # the demo's "current time": its last model-quality run is at this hour
 
 
 class SimulatedClock:
@@ -129,151 +145,6 @@ class Output:
         print(f"   ... {text}", file=sys.stderr, flush=True)
 
 
-@contextlib.contextmanager
-def patched_environ(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or with None, remove) environment variables, restoring them afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
-def aws_emulator() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (a free port) with the environment pointing boto3 at it."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        env = {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": None,
-            "AWS_PROFILE": None,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        with patched_environ(env):
-            yield url
-    finally:
-        server.stop()
-
-
-@dataclass(frozen=True)
-class Emulated:
-    s3: object
-    sns: object
-    sqs: object
-    topic_arn: str
-    queue_url: str
-
-
-def create_resources(config: DemoConfig) -> Emulated:
-    """The bucket, the alert topic and an SQS queue subscribed to it (as an e-mail would be)."""
-    import boto3
-
-    s3, sns, sqs = (boto3.client(name) for name in ("s3", "sns", "sqs"))
-    s3.create_bucket(Bucket=config.bucket)
-    topic_arn = sns.create_topic(Name=f"{config.endpoint_name}-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"{config.endpoint_name}-alert-subscriber")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return Emulated(s3, sns, sqs, topic_arn, queue_url)
-
-
-def processing_job_event(spec: ProcessingJobSpec, job_name: str, exit_message: str, schedule_arn: str,
-                         ended: datetime) -> dict:
-    """The EventBridge event of a finished processing job: detail = the DescribeProcessingJob shape, that
-    is the job's CreateProcessingJob request with its status and times."""
-    millis = int(ended.timestamp() * 1000)
-    job_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{job_name}"
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": PROCESSING_JOB_EVENT,
-        "source": SAGEMAKER_SOURCE,
-        "account": ACCOUNT,
-        "time": format_time(ended),
-        "region": REGION,
-        "resources": [job_arn],
-        "detail": {
-            **spec.create_request(job_name),
-            "ProcessingJobArn": job_arn,
-            "ProcessingJobStatus": JOB_COMPLETED,  # with violations too: the ExitMessage tells them apart
-            "ExitMessage": exit_message,
-            "MonitoringScheduleArn": schedule_arn,
-            "ProcessingStartTime": millis - 60_000,
-            "ProcessingEndTime": millis,
-            "CreationTime": millis - 120_000,
-            "LastModifiedTime": millis,
-        },
-    }
-
-
-def monitoring_job(config: DemoConfig, report_uri: str, start: str, end: str) -> ProcessingJobSpec:
-    """The hourly job the self-hosted engine would have run for this window (placeholder image and key)."""
-    return ProcessingJobSpec(
-        role_arn=f"arn:aws:iam::{ACCOUNT}:role/monitoring",
-        image_uri="local-analyzer",
-        kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/demo",
-        instance_type="ml.m5.xlarge",
-        volume_size_gb=20,
-        max_runtime_seconds=3600,
-        environment=monitoring_environment(config.endpoint_name, config.schedule_name, start, end),
-        outputs=monitoring_outputs(report_uri, f"{report_uri}/{METRICS_FOLDER}"),
-    )
-
-
-def load_alert_handler() -> Callable[[dict, object], dict]:
-    """The alert Lambda's `handler`; `lambda/` is its code root, as in the deployed function."""
-    if not ALERT_HANDLER.exists():
-        raise DemoError(f"{ALERT_HANDLER} is missing: the alert Lambda is part of this repository")
-    if str(ALERT_HANDLER.parent.parent) not in sys.path:
-        sys.path.insert(0, str(ALERT_HANDLER.parent.parent))
-    return importlib.import_module("alerts.handler").handler
-
-
-class LambdaContext:
-    function_name = "churn-demo-alerts"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:churn-demo-alerts"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
-def receive_alerts(sqs: object, queue_url: str, wait_seconds: float) -> list[dict]:
-    """SNS notifications delivered to the subscribed queue within `wait_seconds`."""
-    deadline, messages = time.monotonic() + wait_seconds, []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        for message in batch.get("Messages", []):
-            messages.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        if messages or time.monotonic() >= deadline:
-            return messages
-        time.sleep(0.1)
-
 
 @dataclass
 class HourResult:
@@ -286,18 +157,28 @@ class HourResult:
     html: Path | None = None
 
 
+@dataclass
+class DemoResult:
+    """What the demo produced, hour by hour (the tests read these, not the printed text)."""
+
+    data_quality: list[HourResult]  # one run per hour of traffic, in SCENARIOS order
+    model_quality: list[QualityHourResult]  # one run per labelled hour, in order
+
+
 class Demo:
     def __init__(self, config: DemoConfig, out: Output, stop: threading.Event):
         self.config, self.out, self.stop = config, out, stop
         now = (config.now or datetime.now(UTC)).astimezone(UTC)
         self.current_hour = now.replace(minute=0, second=0, microsecond=0)
-        self.clock = SimulatedClock(self.current_hour - 2 * HOUR)
+        # The last labelled hour's model-quality run (its labels came in the hour after) is now.
+        self.first_hour = self.current_hour - (len(SCENARIOS) + LABEL_DELAY_HOURS) * HOUR
+        self.clock = SimulatedClock(self.first_hour)
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def run(self) -> list[HourResult]:
+    def run(self) -> DemoResult:
         config, out = self.config, self.out
-        for path in (config.model, config.train_csv):
+        for path in (config.model, config.train_csv, config.validation_csv):
             if not path.exists():
                 raise DemoError(f"{path} is missing; build the model first with `make model`")
         marker = config.workdir / ".workshop-demo"
@@ -310,13 +191,15 @@ class Demo:
         with contextlib.ExitStack() as stack:
             out.step("Starting an AWS emulator (moto server)")
             url = stack.enter_context(aws_emulator())
-            aws = create_resources(config)
+            aws = create_resources(config.bucket, config.endpoint_name)
             out.line(f"moto on {url}: bucket s3://{config.bucket}, topic {aws.topic_arn},")
             out.line(f"and SQS queue {aws.queue_url.rsplit('/', 1)[-1]} subscribed to the topic")
             handler = load_alert_handler()
 
             booster = load_model(config.model)
             baseline_dir = self.baseline(booster, aws)
+            quality = QualityLoop(self.quality_config(), out, aws, handler)
+            quality.baseline()
 
             out.step("Starting the local endpoint with data capture to the emulator's S3")
             destination = f"s3://{config.bucket}/{CAPTURE_PREFIX}"
@@ -326,16 +209,33 @@ class Demo:
             out.line(f"{endpoint.url}/invocations ({booster.num_features()} features, text/csv), capturing 100% of")
             out.line(f"requests to {destination}/{config.endpoint_name}/{config.variant_name}/yyyy/mm/dd/HH/")
 
-            results = []
-            for index, scenario in enumerate(("normal", "drifted")):
-                hour = self.current_hour - (2 - index) * HOUR
+            result = DemoResult([], [])
+            labelled: list[datetime] = []  # hours whose labels are in, waiting for their model-quality run
+            for index, scenario in enumerate(SCENARIOS):
+                hour = self.first_hour + index * HOUR
                 self.traffic(endpoint.url, writer, scenario, hour, index)
                 self.show_captures(aws, hour)
-                results.append(self.monitor(aws, handler, baseline_dir, hour + HOUR))
-            self.show_outcome(results)
-            self.write_reports(results, baseline_dir)
+                result.data_quality.append(self.monitor(aws, handler, baseline_dir, hour + HOUR))
+                if labelled:  # the previous hour's labels were collected during this hour
+                    result.model_quality.append(quality.run(labelled.pop(0)))
+                if scenario in LABELLED:
+                    quality.upload_labels(hour, collected=hour + HOUR + LABELS_COLLECTED_AFTER)
+                    labelled.append(hour)
+            result.model_quality.extend(quality.run(hour) for hour in labelled)
+            self.show_outcome(result)
+            self.write_reports(result.data_quality, baseline_dir)
+            quality.write_reports(result.model_quality)
             self.mirror(aws)
-        return results
+        return result
+
+    def quality_config(self) -> QualityConfig:
+        config = self.config
+        return QualityConfig(
+            validation_csv=config.validation_csv, workdir=config.workdir, bucket=config.bucket,
+            endpoint_name=config.endpoint_name, variant_name=config.variant_name,
+            schedule_name=config.quality_schedule_name, tolerance=config.quality_tolerance,
+            label_delay=LABEL_DELAY_HOURS * HOUR,
+        )
 
     def baseline(self, booster: object, aws: Emulated) -> Path:
         config, out = self.config, self.out
@@ -365,7 +265,9 @@ class Demo:
 
         out.step(f"Hour {hour:%H}:00-{hour + HOUR:%H}:00Z: {config.requests_per_hour} requests, scenario "
                  f"{scenario!r} ({synthetic.SCENARIO_HELP[scenario]})")
-        rows = scenario_rows(scenario, config.requests_per_hour, seed=config.seed * 100 + index)
+        seed = config.seed * 100 + index
+        rows = scenario_rows(scenario, config.requests_per_hour, seed=seed)
+        ids = scenario_ids(scenario, seed, len(rows))
         self.clock.run_hour(hour, config.seconds_per_hour)
         step = max(1, config.requests_per_hour // 4)
 
@@ -378,12 +280,14 @@ class Demo:
             HttpTarget(url),
             rate=config.requests_per_hour / config.seconds_per_hour,
             concurrency=config.concurrency,
+            inference_ids=ids,
             progress=progress,
             stop=self.stop,
         )
         if result.stopped:
             raise KeyboardInterrupt
         out.line(f"{result.summary()} (wall time; the capture clock covered the hour)")
+        out.line(f"InferenceId {ids[0]} ... {ids[-1]}: scenario, seed, row count and row of each request")
         if result.failed:
             raise DemoError(f"{result.failed} requests failed, first: {result.errors[0]}")
         # The hour is over: the service closes its capture files within about a minute.
@@ -442,49 +346,49 @@ class Demo:
             out.line(inspection.violations_table(inspection.RunInfo(folder, run_hour, True, result.violations)))
 
         job_name = monitoring_job_name(config.schedule_name, run_hour)
-        schedule_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule/{config.schedule_name}"
-        spec = monitoring_job(config, report_uri, stamp["start"], stamp["end"])
-        event = processing_job_event(spec, job_name, result.message, schedule_arn, run_hour + timedelta(minutes=7))
-        with patched_environ({AlertsEnv.TOPIC_ARN: aws.topic_arn}):
-            handler(event, LambdaContext())
-        alerts = receive_alerts(aws.sqs, aws.queue_url, wait_seconds=5.0 if result.violations else 0.5)
+        environment = monitoring_environment(config.endpoint_name, config.schedule_name, stamp["start"], stamp["end"])
+        alerts = alert(aws, handler, processing_job(environment, report_uri), job_name, config.schedule_name,
+                       result.message, run_hour + timedelta(minutes=7), expect_alert=bool(result.violations))
         out.line(f"alert handler invoked with the EventBridge event of job {job_name}: "
                  f"{len(alerts)} message(s) on the topic")
         return HourResult(run_hour, result.message, result.violations, local_dir, report_uri, alerts)
 
-    def show_outcome(self, results: list[HourResult]) -> None:
+    def show_outcome(self, result: DemoResult) -> None:
         from model import synthetic
 
         out = self.out
-        clean, drifted = results
+        clean, drifted, shifted = result.data_quality
         drift = synthetic.SCENARIOS["drifted"]
         changed = set(drift.scale) | set(drift.shift)
         flagged = {v.feature_name for v in drifted.violations if v.constraint_check_type == DRIFT_CHECK}
         other = [v for v in drifted.violations if v.constraint_check_type != DRIFT_CHECK]
         out.step("Result")
-        out.line(f"first hour:  {clean.message}")
-        out.line(f"second hour: {drifted.message}")
-        out.line(f"  drift on the inputs: {', '.join(sorted(flagged - {MODEL_OUTPUT_FEATURE})) or 'none'}"
+        out.line("data quality (are the inputs and predictions distributed as in training?)")
+        out.line(f"  first hour:  {clean.message}")
+        out.line(f"  second hour: {drifted.message}")
+        out.line(f"    drift on the inputs: {', '.join(sorted(flagged - {MODEL_OUTPUT_FEATURE})) or 'none'}"
                  f" (the drifted scenario changes exactly: {', '.join(sorted(changed))})")
         if MODEL_OUTPUT_FEATURE in flagged:
-            out.line(f"  drift on the model's output ({MODEL_OUTPUT_FEATURE}) too: more heavy users and service calls")
-            out.line("  raise the predicted churn, which is what monitoring the predictions is for")
+            out.line(f"    drift on the model's output ({MODEL_OUTPUT_FEATURE}) too: more heavy users and service "
+                     "calls raise the predicted churn, which is what monitoring the predictions is for")
+        out.line(f"  third hour:  {shifted.message}")
+        out.line("    (the concept shift leaves the inputs as they were: data quality cannot see it)")
+        problems = QualityLoop.show_outcome(out, result.model_quality)
         inputs_flagged = flagged - {MODEL_OUTPUT_FEATURE}
-        if clean.violations or other or inputs_flagged != changed or clean.alerts or not drifted.alerts:
-            raise DemoError(
-                "the loop did not produce the expected result: a clean first hour, drift on exactly "
-                f"{sorted(changed)} in the second, and one alert; got {len(clean.violations)} violations in the "
-                f"first hour, drift on {sorted(flagged)}, other violations {[v.feature_name for v in other]}, "
-                f"{len(clean.alerts)}/{len(drifted.alerts)} alerts"
+        if clean.violations or shifted.violations or other or inputs_flagged != changed:
+            problems.append(
+                f"data quality: expected a clean first and third hour and drift on exactly {sorted(changed)} in the "
+                f"second; got {len(clean.violations)}/{len(shifted.violations)} violations in the first/third hour, "
+                f"drift on {sorted(flagged)}, other violations {[v.feature_name for v in other]}"
             )
-        out.step("The alert, as an SQS subscriber of the topic received it")
-        for alert in drifted.alerts:
-            out.line(f"Subject: {alert.get('Subject')}")
-            attributes = {k: v.get("Value") for k, v in (alert.get("MessageAttributes") or {}).items()}
-            if attributes:
-                out.line(f"Attributes: {json.dumps(attributes)}")
-            out.line("")
-            out.line(str(alert.get("Message", "")))
+        if clean.alerts or shifted.alerts or len(drifted.alerts) != 1:
+            problems.append(f"data quality: expected one alert, for the second hour; got "
+                            f"{[len(hour.alerts) for hour in result.data_quality]}")
+        if problems:
+            raise DemoError("the loop did not produce the expected result: " + "; ".join(problems))
+        out.step("The alerts, as an SQS subscriber of the topic received them")
+        for message in drifted.alerts + [m for hour in result.model_quality for m in hour.alerts]:
+            show_alert(out, message)
 
     def write_reports(self, results: list[HourResult], baseline_dir: Path) -> None:
         out = self.out
@@ -497,7 +401,7 @@ class Demo:
             result.html = self.config.workdir / f"report-{result.run_hour:%Y%m%d-%H}00.html"
             result.html.write_text(report.render(docs), encoding="utf-8")
             label = "drifted hour" if result.violations else "clean hour"
-            out.line(f"{label}: {_shown(result.html)}")
+            out.line(f"data quality, {label}: {shown(result.html)}")
 
     def mirror(self, aws: Emulated) -> None:
         """Copy the emulator's bucket to disk before it goes away, for the inspect commands."""
@@ -509,16 +413,12 @@ class Demo:
             path = target / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(bucket.read(key))
-        root = _shown(target)
+        root = shown(target)
         out.step(f"The emulator's bucket ({len(keys)} objects) is copied to {root}/; look around with")
         out.line(f"python -m workshop captures --source {root}/{CAPTURE_PREFIX} --endpoint {config.endpoint_name} "
                  f"--limit 5")
         out.line(f"python -m workshop runs --reports {root}/{REPORTS_PREFIX}/{config.endpoint_name}")
         out.line(f"python -m workshop runs --reports {root}/{REPORTS_PREFIX}/{config.endpoint_name} --run latest")
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 @contextlib.contextmanager
@@ -548,7 +448,8 @@ def run_demo(config: DemoConfig) -> int:
         stop.set()
         print("\ninterrupted: the endpoint and the emulator were stopped", file=sys.stderr)
         return 130
-    except (DemoError, StoreError, ModelLoadError, *ANALYZER_ERRORS) as exc:
+    except (DemoError, StoreError, ModelLoadError, EmulatorError, EndpointStartError, GroundTruthInputError,
+            *ANALYZER_ERRORS) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     out.step("Done: the endpoint, its capture writer and the emulator are stopped")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from analyzer import capture_sources
@@ -21,6 +21,7 @@ from analyzer.capture_records import Row
 from analyzer.captures import CaptureRecord, Issue, window_records
 from contract.errors import ViolationsFormatError
 from contract.layout import STATISTICS_FILE, VIOLATIONS_FILE, Window, capture_file_opened, run_hour
+from contract.model_quality import QualityViolation, parse_quality_violations, problem_type_of_section
 from contract.processing import COMPLETED, COMPLETED_WITH_VIOLATIONS
 from contract.violations import CHECK_TYPES, Violation, parse_violations
 from workshop.store import Store, StoreError, join
@@ -164,9 +165,10 @@ class RunInfo:
     folder: str  # relative to the reports location, ends in yyyy/mm/dd/HH
     hour: datetime
     has_violations_file: bool = False
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Violation | QualityViolation] = field(default_factory=list)
     item_count: int | None = None
     problem: str = ""
+    quality: bool = False  # a model-quality run
 
     @property
     def status(self) -> str:
@@ -178,7 +180,8 @@ class RunInfo:
 
     @property
     def window(self) -> str:
-        return window_text(self.hour)
+        # A model-quality schedule's window depends on its offsets (the label delay): not the folder's.
+        return f"run at {self.hour:%Y-%m-%dT%H:%M}Z" if self.quality else window_text(self.hour)
 
 
 def window_text(hour: datetime) -> str:
@@ -198,12 +201,30 @@ def list_runs(store: Store) -> list[RunInfo]:
         try:
             if name == VIOLATIONS_FILE:
                 run.has_violations_file = True
-                run.violations = parse_violations(store.read(key).decode(), store.describe(key))
+                run.violations = _violations(store.read(key).decode(), store.describe(key))
+                run.quality = run.quality or any(isinstance(v, QualityViolation) for v in run.violations)
             else:
-                run.item_count = int(json.loads(store.read(key))["dataset"]["item_count"])
+                statistics = json.loads(store.read(key))
+                run.item_count = int(statistics["dataset"]["item_count"])
+                run.quality = run.quality or any(problem_type_of_section(name) for name in statistics)
         except (ViolationsFormatError, ValueError, KeyError, TypeError, StoreError) as exc:
             run.problem = f"{store.describe(key)}: {exc}"
     return sorted(runs.values(), key=lambda r: (r.hour, r.folder))
+
+
+# The keys only a model-quality violation has (`metric_name`).
+_QUALITY_ONLY_KEYS = frozenset(f.name for f in fields(QualityViolation)) - {f.name for f in fields(Violation)}
+
+
+def _violations(text: str, source: str) -> list[Violation | QualityViolation]:
+    """A violations file of either monitor: its entries say which (`metric_name` or `feature_name`)."""
+    try:
+        items = json.loads(text).get("violations")
+    except (ValueError, AttributeError):
+        items = None  # the data-quality parser names the defect
+    if isinstance(items, list) and any(isinstance(item, dict) and _QUALITY_ONLY_KEYS & item.keys() for item in items):
+        return parse_quality_violations(text, source)
+    return parse_violations(text, source)
 
 
 def runs_table(runs: list[RunInfo]) -> str:
@@ -232,5 +253,6 @@ def find_run(runs: list[RunInfo], wanted: str) -> RunInfo:
 
 
 def violations_table(run: RunInfo) -> str:
-    rows = [[v.feature_name, v.constraint_check_type, v.description] for v in run.violations]
-    return format_table(["feature", "check", "description"], rows, max_width=140)
+    rows = [[v.metric_name if isinstance(v, QualityViolation) else v.feature_name, v.constraint_check_type,
+             v.description] for v in run.violations]
+    return format_table(["metric" if run.quality else "feature", "check", "description"], rows, max_width=140)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from analyzer.checks import FeatureComparison, compare_feature, drift_value, types_compatible
-from contract.documents import Constraints, FeatureStatistics, Statistics
+from contract.documents import Constraints, FeatureStatistics, Statistics, check_constraints_columns
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
 from contract.processing import COMPLETED, COMPLETED_WITH_VIOLATIONS
 from contract.violations import CHI_SQUARED, DataTypeMismatch, Violation, check_order, parse_violations
@@ -352,16 +352,8 @@ def render(docs: RunDocuments, generated: datetime | None = None) -> str:
         f"<td>{html.escape(v.description)}</td></tr>"
         for v in violations
     ) or '<tr><td colspan="3">No violations: every check passed.</td></tr>'
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        # Nothing may load from the network: the page must work from a file, offline.
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{status}: {html.escape(docs.title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Data quality monitoring run</h1>"
-        f'<p><span class="status {"warn" if violations else "ok"}">{status}</span></p>'
-        '<dl class="summary">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in summary) + "</dl>"
+    return page(
+        f"{status}: {docs.title}", "Data quality monitoring run", status, summary,
         f"<h2>Violations ({len(violations)})</h2>"
         '<table class="violations"><tr><th>feature</th><th>check</th><th>description</th></tr>'
         f"{violation_rows}</table>"
@@ -370,7 +362,24 @@ def render(docs: RunDocuments, generated: datetime | None = None) -> str:
         'aria-label="Filter features by name"><button id="expand" type="button">Expand all</button>'
         '<button id="collapse" type="button">Collapse all</button></div>'
         + "".join(_feature_html(v) for v in views)
-        + f"<script>{_SCRIPT}</script></body></html>\n"
+        + f"<script>{_SCRIPT}</script>",
+    )
+
+
+def page(title: str, heading: str, status: str, summary: list[tuple[str, str]], body: str, style: str = "") -> str:
+    """The page shell both reports share: head (inline styles, no network), heading, status, summary list.
+    `summary` values, `body` and `style` (rules added to the shared ones) are HTML; `title` is text."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        # Nothing may load from the network: the page must work from a file, offline.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}{style}</style></head><body>"
+        f"<h1>{heading}</h1>"
+        f'<p><span class="status {"ok" if status == COMPLETED else "warn"}">{status}</span></p>'
+        '<dl class="summary">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in summary) + "</dl>"
+        f"{body}</body></html>\n"
     )
 
 
@@ -389,7 +398,7 @@ def load_documents(
             document = json.loads(files[name])
         except KeyError:
             raise ValueError(f"{where} has no {name}; is it a monitoring run (or baseline) folder?") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # also nesting too deep
             raise ValueError(f"{where}/{name} is not valid JSON ({exc})") from None
         if not isinstance(document, dict) or not isinstance(document.get("features"), list):
             raise ValueError(f"{where}/{name} has no 'features' list")
@@ -398,13 +407,17 @@ def load_documents(
     if VIOLATIONS_FILE not in run_files:
         raise ValueError(f"{title} has no {VIOLATIONS_FILE}; did the monitoring run finish?")
     violations = parse_violations(run_files[VIOLATIONS_FILE].decode(), f"{title}/{VIOLATIONS_FILE}")
+    baseline_statistics = Statistics.of(parsed(baseline_files, STATISTICS_FILE, "the baseline"),
+                                        f"the baseline's {STATISTICS_FILE}")
+    constraints_source = f"the baseline's {CONSTRAINTS_FILE}"
+    baseline_constraints = Constraints.of(parsed(baseline_files, CONSTRAINTS_FILE, "the baseline"),
+                                          constraints_source, categorical_drift_method)
+    check_constraints_columns(baseline_constraints, baseline_statistics.names, constraints_source)
     return RunDocuments(
         statistics=Statistics.of(parsed(run_files, STATISTICS_FILE, title), f"{title}/{STATISTICS_FILE}"),
         violations=violations,
-        baseline_statistics=Statistics.of(parsed(baseline_files, STATISTICS_FILE, "the baseline")),
-        baseline_constraints=Constraints.of(
-            parsed(baseline_files, CONSTRAINTS_FILE, "the baseline"), categorical_drift_method=categorical_drift_method
-        ),
+        baseline_statistics=baseline_statistics,
+        baseline_constraints=baseline_constraints,
         title=title,
         window=window,
     )

@@ -3,10 +3,14 @@
 `POST /invocations` takes `text/csv` (feature values only, no header or label, one row per line)
 and answers `text/csv; charset=utf-8`, one prediction per line, each ending in `\\n`; `GET /ping`
 answers 200. Every successful invocation goes through the capture writer, which never fails it.
+The runtime API's path `POST /endpoints/<name>/invocations` is served too, so boto3's
+`invoke_endpoint(..., InferenceId=...)` with `endpoint_url` set to this server works unchanged;
+its `X-Amzn-SageMaker-Inference-Id` header is captured as `eventMetadata.inferenceId`.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import tarfile
@@ -28,10 +32,15 @@ CSV_TYPE = "text/csv"
 RESPONSE_TYPE = "text/csv; charset=utf-8"
 INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"  # how the runtime API passes InferenceId
 _PRINTABLE_ID = re.compile(r"^\S[\x20-\x7e]*$")
+_RUNTIME_PATH = re.compile(r"^/endpoints/[^/]+/invocations$")  # sagemaker-runtime's InvokeEndpoint
 
 
 class ModelLoadError(RuntimeError):
     """model.tar.gz cannot be read or holds no XGBoost model."""
+
+
+class EndpointStartError(RuntimeError):
+    """The endpoint cannot listen on the address asked for; the message names the fix."""
 
 
 class RequestError(ValueError):
@@ -157,7 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(HTTPStatus.NOT_FOUND, b"unknown path; use GET /ping or POST /invocations\n")
 
     def do_POST(self) -> None:  # noqa: N802
-        if self.path != "/invocations":
+        if self.path != "/invocations" and not _RUNTIME_PATH.match(self.path):
             self._answer(HTTPStatus.NOT_FOUND, b"unknown path; use POST /invocations\n")
             return
         length = self.headers.get("Content-Length", "")
@@ -184,6 +193,11 @@ class _Server(ThreadingHTTPServer):
     # (and captured) every request it accepted before the capture writer is closed.
     daemon_threads = False
     block_on_close = True
+    # The listen backlog: connections the kernel queues while the accept loop is busy. The
+    # socketserver default of 5 resets about 5% of the connections of 64 concurrent clients; 128
+    # holds 64 clients opening connections at once (a new connection per request, as urllib and
+    # boto3 without keep-alive do) with room to spare. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], predictor: Predictor, writer: CaptureWriter | None):
         super().__init__(address, _Handler)
@@ -210,7 +224,13 @@ class LocalEndpoint:
         return f"http://{host}:{port}"
 
     def start(self) -> LocalEndpoint:
-        self._server = _Server((self.host, self.port), self.predictor, self.writer)
+        if not 0 <= self.port <= 65535:
+            raise EndpointStartError(f"port {self.port} is not a TCP port; pick one from 1 to 65535 with --port "
+                                     "(0 = any free port)")
+        try:
+            self._server = _Server((self.host, self.port), self.predictor, self.writer)
+        except OSError as exc:
+            raise EndpointStartError(_listen_problem(self.host, self.port, exc)) from None
         if self.writer is not None:
             self.writer.start()
         self._thread = threading.Thread(target=self._server.serve_forever, name="endpoint", daemon=True)
@@ -232,3 +252,13 @@ class LocalEndpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _listen_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: the port is in use (another `workshop serve`?); stop that "
+                "process or pick another port with --port (0 = any free port)")
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied; use a port above 1023 with --port"
+    return f"cannot listen on {where}: {exc.strerror or exc}; check --host (e.g. 127.0.0.1) and --port"

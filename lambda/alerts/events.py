@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -26,6 +27,8 @@ from contract.errors import EventShapeError
 from contract.events import JOB_FAILED_ERROR, PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT
 from contract.layout import VIOLATIONS_FILE, report_folder_names, split_s3_uri
 from contract.processing import OUTPUT_PATH, Env, exit_message_has_violations
+
+logger = logging.getLogger("alerts")
 
 PROCESSING_JOB = "processing-job"
 STATE_MACHINE = "state-machine"
@@ -59,6 +62,8 @@ class Run:
     """The run's report folder, `s3://bucket/.../<endpoint>/<schedule>/yyyy/mm/dd/HH/`."""
     window: str = ""
     """The analysed time window, when the job's environment says (`start_time` to `end_time`)."""
+    notes: tuple[str, ...] = ()
+    """Fields of the event that have an unexpected shape and were ignored (`detail.X is a list, ...`)."""
 
     @property
     def report_uri(self) -> str | None:
@@ -95,28 +100,80 @@ def event_id(event: object) -> str:
 def _text(mapping: Mapping, key: str, where: str) -> str:
     value = mapping.get(key)
     if not isinstance(value, str) or not value:
-        raise EventShapeError(f"{where}.{key} is missing or not a string (got {value!r})")
+        raise EventShapeError(f"{where}.{key} is missing or not a string (got {_shown(value)})")
     return value
 
 
-def _output_uri(detail: Mapping) -> str | None:
-    """The report folder: preferably the output laid out like one, then the analyzer's output path,
-    then the first S3 output."""
-    outputs = (detail.get("ProcessingOutputConfig") or {}).get("Outputs")
-    if not isinstance(outputs, list):
-        return None
-    candidates = [o["S3Output"] for o in outputs
-                  if isinstance(o, Mapping) and isinstance(o.get("S3Output"), Mapping)
-                  and isinstance(o["S3Output"].get("S3Uri"), str)]
-    if not candidates:
+def _shown(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Reads the optional fields of an event, noting each one of an unexpected shape instead of failing:
+    the alert is still sent with what the event does say."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def mapping(self, parent: Mapping, key: str, where: str) -> Mapping:
+        value = parent.get(key)
+        if value is None or isinstance(value, Mapping):
+            return value or {}
+        self.notes.append(f"{where}.{key} is {_kind(value)}, not an object ({_shown(value)}); it was ignored")
+        return {}
+
+    def text(self, parent: Mapping, key: str, where: str) -> str:
+        """A string field; another value is quoted as JSON (and noted)."""
+        value = parent.get(key)
+        if value is None or isinstance(value, str):
+            return value or ""
+        self.notes.append(f"{where}.{key} is {_kind(value)}, not a string")
+        return _shown(value)
+
+    def name(self, parent: Mapping, key: str, where: str) -> str | None:
+        """A name, or None when the field is absent or not a non-empty string (noted)."""
+        value = parent.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if value is not None:
+            self.notes.append(f"{where}.{key} is {_shown(value)}, not a name; it was ignored")
         return None
 
-    def rank(s3: Mapping) -> int:
-        if report_folder_names(s3["S3Uri"]):
-            return 0
-        return 1 if s3.get("LocalPath") == OUTPUT_PATH else 2
+    def output_uri(self, detail: Mapping) -> str | None:
+        """The report folder: preferably the output laid out like one, then the analyzer's output path,
+        then the first S3 output."""
+        where = "detail.ProcessingOutputConfig"
+        outputs = self.mapping(detail, "ProcessingOutputConfig", "detail").get("Outputs")
+        if outputs is None:
+            return None
+        if not isinstance(outputs, list):
+            self.notes.append(f"{where}.Outputs is {_kind(outputs)}, not a list; it was ignored")
+            return None
+        candidates = []
+        for index, output in enumerate(outputs):
+            if isinstance(output, Mapping) and "S3Output" not in output:
+                continue  # another kind of output (a feature store's)
+            s3 = output.get("S3Output") if isinstance(output, Mapping) else None
+            uri = s3.get("S3Uri") if isinstance(s3, Mapping) else None
+            if isinstance(uri, str) and uri.startswith("s3://") and split_s3_uri(uri)[0]:
+                candidates.append(s3)
+            else:
+                self.notes.append(f"{where}.Outputs[{index}] has no s3://bucket/... S3Output.S3Uri "
+                                  f"({_shown(output)}); it was ignored")
+        if not candidates:
+            return None
 
-    return min(candidates, key=rank)["S3Uri"]
+        def rank(s3: Mapping) -> int:
+            if report_folder_names(s3["S3Uri"]):
+                return 0
+            return 1 if s3.get("LocalPath") == OUTPUT_PATH else 2
+
+        return min(candidates, key=rank)["S3Uri"]
 
 
 def _region(event: Mapping, defaults: Defaults) -> str:
@@ -124,29 +181,36 @@ def _region(event: Mapping, defaults: Defaults) -> str:
     return region if isinstance(region, str) and region else defaults.region
 
 
+def _names(detail: Mapping, environment: Mapping, reader: _Reader, output_uri: str | None
+           ) -> tuple[str | None, str | None]:
+    """(endpoint, schedule) from the job's environment, else its report path, else the schedule's ARN."""
+    folder = report_folder_names(output_uri) if output_uri else None
+    schedule_arn = reader.name(detail, "MonitoringScheduleArn", "detail")
+    arn_schedule = schedule_arn.rsplit("/", 1)[-1] if schedule_arn and "/" in schedule_arn else None
+    endpoint = reader.name(environment, Env.ENDPOINT_NAME, "detail.Environment") or (folder and folder[0])
+    schedule = reader.name(environment, Env.SCHEDULE_NAME, "detail.Environment") or (folder and folder[1])
+    return endpoint or None, schedule or arn_schedule
+
+
 def _processing_job_run(event: Mapping, detail: Mapping, defaults: Defaults) -> Run:
     job_name = _text(detail, "ProcessingJobName", "detail")
     status = _text(detail, "ProcessingJobStatus", "detail")
     region = _region(event, defaults)
-    environment = detail.get("Environment") if isinstance(detail.get("Environment"), Mapping) else {}
-    output_uri = _output_uri(detail)
-    folder = report_folder_names(output_uri) if output_uri else None
-    schedule_arn = detail.get("MonitoringScheduleArn")
-    arn_schedule = None
-    if isinstance(schedule_arn, str) and "/" in schedule_arn:
-        arn_schedule = schedule_arn.rsplit("/", 1)[-1]
-    endpoint = environment.get(Env.ENDPOINT_NAME) or (folder and folder[0]) or defaults.endpoint
-    schedule = environment.get(Env.SCHEDULE_NAME) or (folder and folder[1]) or arn_schedule or defaults.schedule
-    start, end = environment.get(Env.START_TIME), environment.get(Env.END_TIME)
+    reader = _Reader()
+    output_uri = reader.output_uri(detail)
+    environment = reader.mapping(detail, "Environment", "detail")
+    endpoint, schedule = _names(detail, environment, reader, output_uri)
+    start, end = (reader.name(environment, key, "detail.Environment") for key in (Env.START_TIME, Env.END_TIME))
     return Run(
-        kind=PROCESSING_JOB, run_id=job_name, status=status, endpoint=str(endpoint), schedule=str(schedule),
-        region=region,
+        kind=PROCESSING_JOB, run_id=job_name, status=status, endpoint=endpoint or defaults.endpoint,
+        schedule=schedule or defaults.schedule, region=region,
         console_url=f"https://{console_host(region)}/sagemaker/home?region={region}"
                     f"#/processing-jobs/{job_name}",
-        exit_message=str(detail.get("ExitMessage") or ""),
-        failure_reason=str(detail.get("FailureReason") or ""),
+        exit_message=reader.text(detail, "ExitMessage", "detail"),
+        failure_reason=reader.text(detail, "FailureReason", "detail"),
         output_uri=output_uri,
         window=f"{start} to {end}" if start and end else "",
+        notes=tuple(reader.notes),
     )
 
 
@@ -157,7 +221,7 @@ def _failed_job(detail: Mapping) -> Mapping | None:
         return None
     try:
         job = json.loads(detail["cause"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested beyond what the parser follows
         return None
     names = ("ProcessingJobName", "ProcessingJobStatus")
     return job if isinstance(job, Mapping) and all(isinstance(job.get(name), str) for name in names) else None
@@ -169,14 +233,15 @@ def _state_machine_run(event: Mapping, detail: Mapping, defaults: Defaults) -> R
         return _processing_job_run(event, job, defaults)
     execution_arn = _text(detail, "executionArn", "detail")
     region = _region(event, defaults)
-    reason = ": ".join(str(detail[k]) for k in ("error", "cause") if detail.get(k))
+    reader = _Reader()
+    reason = ": ".join(filter(None, (reader.text(detail, key, "detail") for key in ("error", "cause"))))
     return Run(
-        kind=STATE_MACHINE, run_id=str(detail.get("name") or execution_arn.rsplit(":", 1)[-1]),
+        kind=STATE_MACHINE, run_id=reader.name(detail, "name", "detail") or execution_arn.rsplit(":", 1)[-1],
         status=_text(detail, "status", "detail"), endpoint=defaults.endpoint, schedule=defaults.schedule,
         region=region,
         console_url=f"https://{console_host(region)}/states/home?region={region}#/v2/executions/details/"
                     f"{execution_arn}",
-        failure_reason=reason,
+        failure_reason=reason, notes=tuple(reader.notes),
     )
 
 
@@ -188,18 +253,27 @@ def parse_event(event: object, defaults: Defaults) -> Run:
     if not isinstance(detail, Mapping):
         raise EventShapeError(f"event.detail is missing or not an object (got {type(detail).__name__})")
     detail_type = event.get("detail-type")
-    if detail_type == PROCESSING_JOB_EVENT:
-        return _processing_job_run(event, detail, defaults)
-    if detail_type == STATE_MACHINE_EVENT:
-        return _state_machine_run(event, detail, defaults)
+    if detail_type in (PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT):
+        read = _processing_job_run if detail_type == PROCESSING_JOB_EVENT else _state_machine_run
+        run = read(event, detail, defaults)
+        for note in run.notes:
+            logger.warning("Event %s of run %s: %s", event_id(event), run.run_id, note)
+        return run
     raise EventShapeError(
         f"event detail-type {detail_type!r} is neither {PROCESSING_JOB_EVENT!r} nor {STATE_MACHINE_EVENT!r}: "
         "check the EventBridge rule that targets this function")
 
 
 def placeholder_run(event: object, defaults: Defaults) -> Run:
-    """Stands in for a run the event could not describe, so the alert can still say where to look."""
+    """Stands in for a run the event could not describe, so the alert can still say where to look (and
+    for which endpoint and schedule, when the readable part of the event names them)."""
     region = _region(event, defaults) if isinstance(event, Mapping) else defaults.region
-    return Run(kind="unreadable-event", run_id=event_id(event), status="unknown", endpoint=defaults.endpoint,
-               schedule=defaults.schedule, region=region,
+    detail = event.get("detail") if isinstance(event, Mapping) else None
+    endpoint = schedule = None
+    if isinstance(detail, Mapping):
+        reader = _Reader()
+        environment = reader.mapping(detail, "Environment", "detail")
+        endpoint, schedule = _names(detail, environment, reader, reader.output_uri(detail))
+    return Run(kind="unreadable-event", run_id=event_id(event), status="unknown",
+               endpoint=endpoint or defaults.endpoint, schedule=schedule or defaults.schedule, region=region,
                console_url=f"https://{console_host(region)}/events/home?region={region}#/rules")

@@ -2,7 +2,8 @@
 
 Invoked asynchronously by EventBridge (the rule narrows events to this stack's monitoring runs, so
 every run event received here is alerted on):
-- processing job `Completed` with violations -> a summary of `constraint_violations.json`;
+- processing job `Completed` with violations -> a summary of `constraint_violations.json` (a data-quality
+  run's, or a model-quality run's: told apart by its entries, `metric_name` instead of `feature_name`);
   `Completed` without violations -> no alert (a debug log line);
 - processing job `Failed` / `Stopped`, state machine `FAILED` / `TIMED_OUT` / `ABORTED` -> a failure alert
   (the self-hosted engine's rule passes only completed jobs: its failed job arrives once, as the state
@@ -37,7 +38,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import boto3
@@ -48,14 +49,17 @@ from contract.errors import EventShapeError, ViolationsFormatError
 from contract.events import FAILED_EXECUTION_STATUSES
 from contract.lambdas import AlertsEnv
 from contract.layout import ALERT_MARKER_PREFIX, split_s3_uri
+from contract.model_quality import QualityViolation, parse_quality_violations
 from contract.processing import JOB_COMPLETED, TERMINAL_JOB_STATUSES
-from contract.violations import parse_violations
+from contract.violations import Violation, parse_violations
 
 logger = logging.getLogger("alerts")
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # far above any real report (10,000 violations is about 2.5 MB)
 # Another delivery of the same event holds the marker: it publishes (or releases the marker on failure).
 _DUPLICATE_CODES = ("PreconditionFailed", "ConditionalRequestConflict")
+# The keys only a model-quality violation has (`metric_name`), derived from the two typed views.
+_QUALITY_ONLY_KEYS = frozenset(f.name for f in fields(QualityViolation)) - {f.name for f in fields(Violation)}
 
 
 class ConfigurationError(RuntimeError):
@@ -116,6 +120,27 @@ def read_report(s3, uri: str) -> str:
         raise ReportUnreadable(f"{uri} is not UTF-8 text (byte {error.start}): the file is damaged") from None
 
 
+def is_model_quality_report(text: str) -> bool:
+    """Whether a constraint_violations.json is a model-quality run's: its entries name a `metric_name`
+    where a data-quality run's name a `feature_name` (the documents say what they are, whatever the
+    schedule is called). A document that is not JSON is left to the data-quality parser, which names
+    the defect as before."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return False
+    items = document.get("violations") if isinstance(document, dict) else None
+    return isinstance(items, list) and any(isinstance(item, dict) and _QUALITY_ONLY_KEYS & item.keys()
+                                           for item in items)
+
+
+def report_alert(run: events.Run, text: str) -> summary.Alert | None:
+    """The alert of a run's constraint_violations.json, data or model quality; None without violations."""
+    if is_model_quality_report(text):
+        return summary.quality_violations_alert(run, parse_quality_violations(text, source=run.report_uri))
+    return summary.violations_alert(run, parse_violations(text, source=run.report_uri))
+
+
 def alert_for_run(run: events.Run, s3) -> summary.Alert | None:
     """The alert a run calls for, or None."""
     if run.kind == events.STATE_MACHINE:
@@ -131,15 +156,14 @@ def alert_for_run(run: events.Run, s3) -> summary.Alert | None:
     if run.report_uri is None:
         problem = ("the event names no report location "
                    "(detail.ProcessingOutputConfig.Outputs[].S3Output.S3Uri); see the processing job's "
-                   "outputs")
+                   "outputs" + "".join(f"; {note}" for note in run.notes))
         logger.error("Cannot read the report of run %s: %s", run.run_id, problem)
         return summary.unreadable_alert(run, problem)
     try:
-        violations = parse_violations(read_report(s3, run.report_uri), source=run.report_uri)
+        alert = report_alert(run, read_report(s3, run.report_uri))
     except (ReportUnreadable, ViolationsFormatError) as error:
         logger.error("Cannot read the report of run %s: %s", run.run_id, error)
         return summary.unreadable_alert(run, str(error))
-    alert = summary.violations_alert(run, violations)
     if alert is None:
         logger.debug("Run %s: %s lists no violations: no alert", run.run_id, run.report_uri)
     return alert

@@ -1,18 +1,30 @@
 """Turn a monitoring run into one alert: an SNS subject, a plain-text body and message attributes.
 
-Pure functions over the violations document (`contract.violations`) and the run (`alerts.events`):
-no AWS calls, so every message is unit-tested. A report may hold thousands of violations; the body
-lists the worst few of each kind, counts the rest and links the full report, so a message stays far
-below SNS's 256 KB limit (a final byte budget guards anything unforeseen).
+Pure functions over the violations document (`contract.violations`, or `contract.model_quality` for a
+model-quality run) and the run (`alerts.events`): no AWS calls, so every message is unit-tested. A
+report may hold thousands of violations; the body lists the worst few of each kind, counts the rest
+and links the full report, so a message stays far below SNS's 256 KB limit (a final byte budget
+guards anything unforeseen). A model-quality alert names each metric with its value, standard
+deviation and the threshold it broke, in the report's order (the service's check order).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from alerts.events import STATE_MACHINE, Run, s3_console_url
-from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, split_s3_uri
+from contract.ground_truth import MERGE_SUMMARY_FILE
+from contract.layout import (
+    CONSTRAINTS_FILE,
+    STATISTICS_FILE,
+    VIOLATIONS_FILE,
+    is_model_quality_schedule,
+    split_s3_uri,
+)
+from contract.model_quality import LESS_THAN, QualityViolation
+from contract.processing import UNUSABLE_DATA_REASON
 from contract.violations import (
     COMPLETENESS_CHECK,
     DATA_TYPE_CHECK,
@@ -56,6 +68,17 @@ _ADVICE = {
                             "on an old or wrong schema.",
     EXTRA_COLUMN_CHECK: "Extra columns: requests carry more fields than the baseline.",
 }
+_NO_QUALITY_DATA = ("The window had no captured requests or no ground-truth labels to merge with them (the reason "
+                    "names the empty prefix): expected if the endpoint received no traffic, or if the labels of "
+                    "the window are not uploaded yet (widen the schedule's ground-truth window for late labels).")
+_QUALITY_ADVICE = (
+    "Open the run's report (`python -m workshop report --run <run folder> --baseline <baseline folder>`): "
+    "the confusion matrix and the ROC and precision-recall curves against the baseline's.",
+    "If the data-quality runs of the same hours are clean, the inputs did not change but what they mean did "
+    "(concept drift): retrain on recently labelled data and re-baseline.",
+    "Check the ground truth as well: labels joined to the wrong predictions (the capture's inferenceId) "
+    "look like a bad model.",
+)
 
 @dataclass(frozen=True)
 class Alert:
@@ -159,14 +182,20 @@ def _run_lines(run: Run) -> list[str]:
     return lines
 
 
-def _report_lines(run: Run) -> list[str]:
+def _report_lines(run: Run, model_quality: bool = False) -> list[str]:
     if not run.report_uri:
         return []
     folder = run.report_uri.rsplit("/", 1)[0]
+    if model_quality:
+        files = [f"The window's metrics, confusion matrix and curves: {folder}/{STATISTICS_FILE}",
+                 f"Matched and unmatched records of the merge: {folder}/{MERGE_SUMMARY_FILE}"]
+    else:
+        files = [f"Window statistics and suggested constraints: {folder}/{STATISTICS_FILE}, "
+                 f"{folder}/{CONSTRAINTS_FILE}"]
     return [
         f"Full report: {run.report_uri}",
         f"Open in the S3 console: {s3_console_url(run.report_uri, run.region)}",
-        f"Window statistics and suggested constraints: {folder}/{STATISTICS_FILE}, {folder}/{CONSTRAINTS_FILE}",
+        *files,
     ]
 
 
@@ -222,6 +251,65 @@ def violations_alert(run: Run, violations: list[Violation], max_listed: int = MA
     )
 
 
+@dataclass(frozen=True)
+class _QualityFinding:
+    """One model-quality violation: the metric, its value +/- deviation and the threshold it broke."""
+
+    violation: QualityViolation
+
+    def line(self) -> str:
+        details = self.violation.details
+        if details is None:  # a wording this project does not write: shown as it is
+            return f"{self.violation.metric_name}: {_clip(self.violation.description, MAX_DESCRIPTION)}"
+        side = "below" if details.operator == LESS_THAN else "above"
+        return (f"{details.metric}: {_g(details.value, 4)} +/- {_g(details.standard_deviation, 4)}, {side} "
+                f"threshold {_g(details.threshold, 4)} ({details.operator})")
+
+    def short(self) -> str:
+        details = self.violation.details
+        if details is None:
+            return self.violation.metric_name
+        relation = "<" if details.operator == LESS_THAN else ">"
+        return f"{details.metric} {_g(details.value, 3)} {relation} {_g(details.threshold, 3)}"
+
+
+def _g(value: float, digits: int) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def _quality_subject(endpoint: str, findings: list[_QualityFinding]) -> str:
+    """`<endpoint>: N model-quality violations: auc 0.513 < 0.94, ...`: as many whole metrics as fit."""
+    count = len(findings)
+    head = f"{endpoint}: {count:,} model-quality {'violation' if count == 1 else 'violations'}"
+    items: list[str] = []
+    for finding in findings:
+        more = ", ..." if len(items) + 1 < count else ""
+        if len(f"{head}: {', '.join([*items, finding.short()])}{more}") > SUBJECT_LIMIT:
+            break
+        items.append(finding.short())
+    listed = f": {', '.join(items)}{', ...' if len(items) < count else ''}" if items else ""
+    return _subject(head + listed)
+
+
+def quality_violations_alert(run: Run, violations: list[QualityViolation],
+                             max_listed: int = MAX_LISTED) -> Alert | None:
+    """The alert for a model-quality run's violations (in the report's order, the service's check order);
+    None when there are none."""
+    if not violations:
+        return None
+    findings = [_QualityFinding(violation) for violation in violations]
+    count = len(violations)
+    noun = "violation" if count == 1 else "violations"
+    lines = [f"Model-quality monitoring found {count:,} {noun} for endpoint {run.endpoint}: scored against "
+             "the labels that came in, the model falls short of its baseline's constraints.", *_run_lines(run)]
+    lines += _section("Metrics that broke their constraint (value +/- standard deviation, threshold):",
+                      findings, max_listed)
+    lines += ["", *_report_lines(run, model_quality=True), f"Processing job: {run.console_url}", "",
+              "What to do:", *(f"- {advice}" for advice in _QUALITY_ADVICE)]
+    return Alert(subject=_quality_subject(run.endpoint, findings), body=_fit(lines), severity=HIGH,
+                 endpoint=run.endpoint, schedule=run.schedule, violation_count=count)
+
+
 def failure_alert(run: Run) -> Alert:
     """A monitoring run that failed or was stopped: monitoring is blind until it runs again."""
     what = "monitoring state machine" if run.kind == STATE_MACHINE else "monitoring run"
@@ -233,12 +321,20 @@ def failure_alert(run: Run) -> Alert:
         lines.append(f"Exit message: {run.exit_message}")
     if not (run.failure_reason or run.exit_message):
         lines.append("The event gives no failure reason: see the job's logs.")
+    if UNUSABLE_DATA_REASON in f"{run.failure_reason} {run.exit_message}":
+        lines.append("Monitoring could not see this hour: too many captured records could not be read, so no "
+                     "statistics were computed. Check the endpoint's content types and capture settings.")
+    if run.notes:
+        lines.append("Fields of the event that were ignored: " + "; ".join(run.notes))
     lines += ["", f"Details and logs: {run.console_url}"]
     if run.output_uri:
         lines.append(f"Output folder (may be empty): {run.output_uri}")
     lines.append("")
     if "no data" in f"{run.failure_reason} {run.exit_message}".lower():
-        lines.append("The window had no captured requests: expected if the endpoint received no traffic.")
+        # A failed run leaves no report to tell its kind: the schedule's name does (`contract.layout`).
+        quality = is_model_quality_schedule(run.schedule)
+        lines.append(_NO_QUALITY_DATA if quality else
+                     "The window had no captured requests: expected if the endpoint received no traffic.")
     lines.append("Monitoring resumes with the next scheduled run; fix the cause if it repeats.")
     return Alert(
         subject=_subject(f"{run.endpoint}: {what} {run.status} ({run.run_id})"),
