@@ -132,34 +132,37 @@ def _needing_escape(values: pa.Array | pa.ChunkedArray) -> set[int]:
     return found
 
 
-def _json_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """JSON string literals of texts, escaped by columns (each replacement only when some value needs
-    it); the rare other control characters by json.dumps, value by value."""
+def _json_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The texts as the inside of JSON string literals, escaped by columns (each replacement only
+    when some value needs it); the rare other control characters by json.dumps, value by value."""
     needed = _needing_escape(values)
     if needed - _ESCAPED.keys():
-        return string_array([json.dumps(value) for value in values.to_pylist()])
+        return string_array([json.dumps(value)[1:-1] for value in values.to_pylist()])
     for byte in sorted(needed, key=list(_ESCAPED).index):  # the backslash first
         values = pc.replace_substring(values, *_ESCAPED[byte])
-    return pc.binary_join_element_wise(_QUOTE, values, _QUOTE, _NOTHING)
+    return values
 
 
-def _text(table: pa.Table, name: str, default: str = "") -> pa.Array:
-    return _json_text(pc.coalesce(table.column(name), string_scalar(default)))
+def _text(table: pa.Table, name: str, default: str = "") -> pa.Array | pa.ChunkedArray:
+    column = table.column(name)
+    return _json_text(column if column.null_count == 0 else pc.coalesce(column, string_scalar(default)))
 
 
 def merged_lines(table: pa.Table) -> pa.Array:
-    """The merged records (format: `contract.ground_truth.merged_record`) as JSON lines, built by columns."""
-    inference_id = pc.if_else(
-        table.column("inference_id").is_valid(),
-        pc.binary_join_element_wise(string_scalar(',"inferenceId":'), _text(table, "inference_id"), _NOTHING),
+    """The merged records (format: `contract.ground_truth.merged_record`) as JSON lines, built by columns
+    (the literals' quotes are in the joined pieces)."""
+    ids = table.column("inference_id")
+    inference_id = _NOTHING if ids.null_count == len(ids) else pc.if_else(
+        ids.is_valid(),
+        pc.binary_join_element_wise(string_scalar(',"inferenceId":"'), _text(table, "inference_id"), _QUOTE, _NOTHING),
         _NOTHING,
-    )
+    )  # fmt: skip
     parts = [
-        '{"captureData":{"endpointOutput":{"data":', _text(table, "data"),
-        ',"encoding":', _text(table, "encoding", CSV_ENCODING),
-        '}},"groundTruthData":{"data":', _text(table, "label"), f',"encoding":"{CSV_ENCODING}"}},',
-        '"eventMetadata":{"eventId":', _text(table, "event_id"), inference_id,
-        ',"inferenceTime":', _text(table, "inference_time"), f'}},"eventVersion":"{EVENT_VERSION}"}}\n',
+        '{"captureData":{"endpointOutput":{"data":"', _text(table, "data"),
+        '","encoding":"', _text(table, "encoding", CSV_ENCODING),
+        '"}},"groundTruthData":{"data":"', _text(table, "label"), f'","encoding":"{CSV_ENCODING}"}},',
+        '"eventMetadata":{"eventId":"', _text(table, "event_id"), '"', inference_id,
+        ',"inferenceTime":"', _text(table, "inference_time"), f'"}},"eventVersion":"{EVENT_VERSION}"}}\n',
     ]  # fmt: skip
     return pc.binary_join_element_wise(*(string_scalar(p) if isinstance(p, str) else p for p in parts), _NOTHING)
 
