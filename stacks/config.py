@@ -85,6 +85,8 @@ class EnvironmentConfig:
     capture_retention_days: int = 30
     reports_retention_days: int = 365
     access_log_retention_days: int = 90
+    ground_truth_retention_days: int = 90
+    """Labels only need to outlive the model-quality windows that read them (label delay plus a margin)."""
     removal_policy: str = "destroy"
     monitoring_engine: str = "self-hosted"
     schedule_expression: str = "cron(0 * ? * * *)"
@@ -134,7 +136,8 @@ def _validate(config: EnvironmentConfig) -> None:
            "an integer from 0 to 100", config.sampling_percentage)
     _check(config.log_retention_days in LOG_RETENTION_DAYS, "log_retention_days", env,
            f"one of CloudWatch Logs' retention periods {LOG_RETENTION_DAYS}", config.log_retention_days)
-    for key in ("capture_retention_days", "reports_retention_days", "access_log_retention_days"):
+    for key in ("capture_retention_days", "reports_retention_days", "access_log_retention_days",
+                "ground_truth_retention_days"):
         value = getattr(config, key)
         _check(value >= 1, key, env, "a number of days >= 1", value)
     _check(config.reports_retention_days >= config.capture_retention_days, "reports_retention_days",

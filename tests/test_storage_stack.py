@@ -69,3 +69,44 @@ def test_prod_retains_bucket_and_key_and_never_empties_them():
     template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
     for key in template.find_resources("AWS::KMS::Key").values():
         assert key["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("env, days", [("dev", 30), ("prod", 400)])
+def test_ground_truth_has_its_prefix_and_retention(env, days):
+    _, bucket = capture_bucket(templates(env)["storage"])
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireGroundTruth"]["Prefix"] == "ground-truth/"
+    assert rules["ExpireGroundTruth"]["ExpirationInDays"] == days
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_ground_truth_writer_policy_uploads_labels_of_this_endpoint_and_nothing_else(env):
+    from datetime import UTC, datetime
+    from fnmatch import fnmatchcase
+
+    from contract.ground_truth import label_file_key
+    from contract.layout import capture_file_key, ground_truth_prefix
+    from tests.self_hosted_definition import render
+
+    template = templates(env)["storage"]
+    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"WriteGroundTruth", "EncryptThroughS3"}
+    write, encrypt = statements["WriteGroundTruth"], statements["EncryptThroughS3"]
+    assert write["Action"] == "s3:PutObject" and encrypt["Action"] == "kms:GenerateDataKey"
+    assert render(encrypt["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.eu-west-1.amazonaws.com"
+    endpoint, bucket = f"churn-{env}", f"churn-monitor-{env}-123456789012-eu-west-1"
+    allowed = render(write["Resource"])
+    collected = datetime(2026, 12, 2, 13, 5, tzinfo=UTC)
+    label = label_file_key(ground_truth_prefix(endpoint), collected)
+    assert fnmatchcase(f"arn:aws:s3:::{bucket}/{label}", allowed)
+    for other in (label_file_key(ground_truth_prefix("other-endpoint"), collected),
+                  capture_file_key(endpoint, "AllTraffic", collected, "0a1b")):
+        assert not fnmatchcase(f"arn:aws:s3:::{bucket}/{other}", allowed)
+    outputs = template.to_json()["Outputs"]
+    assert render(outputs["GroundTruthUri"]["Value"]) == f"s3://<{bucket_ref(template)}>/{ground_truth_prefix(endpoint)}/"
+    assert "GroundTruthWriterPolicyArn" in outputs
+
+
+def bucket_ref(template) -> str:
+    return capture_bucket(template)[0]

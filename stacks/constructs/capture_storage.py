@@ -1,15 +1,24 @@
-"""The KMS key and bucket that hold captured inference data, baselines and monitoring reports."""
+"""The KMS key and bucket that hold captured inference data, ground truth, baselines and monitoring
+reports, and the managed policy with which a label pipeline writes ground truth (and nothing else)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contract.layout import ALERT_MARKER_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
+from contract.layout import (
+    ALERT_MARKER_PREFIX,
+    CAPTURE_PREFIX,
+    GROUND_TRUTH_PREFIX,
+    REPORTS_PREFIX,
+    ground_truth_prefix,
+)
+from stacks.nag import acknowledge_wildcard_resource
 
 
 @dataclass(frozen=True)
@@ -17,7 +26,10 @@ class CaptureStorageProps:
     capture_retention_days: int
     reports_retention_days: int
     access_log_retention_days: int
+    ground_truth_retention_days: int
     bucket_name: str
+    endpoint_name: str
+    """The endpoint whose ground-truth prefix the writer policy opens."""
     retain: bool
     """Keep the bucket and key on stack deletion (prod) instead of emptying and deleting them (dev)."""
 
@@ -74,6 +86,9 @@ class CaptureStorage(Construct):
                 s3.LifecycleRule(id="ExpireReports", prefix=f"{REPORTS_PREFIX}/",
                                  expiration=Duration.days(props.reports_retention_days),
                                  noncurrent_version_expiration=Duration.days(1)),
+                s3.LifecycleRule(id="ExpireGroundTruth", prefix=f"{GROUND_TRUTH_PREFIX}/",
+                                 expiration=Duration.days(props.ground_truth_retention_days),
+                                 noncurrent_version_expiration=Duration.days(1)),
                 s3.LifecycleRule(id="ExpireAlertMarkers", prefix=f"{ALERT_MARKER_PREFIX}/",
                                  expiration=Duration.days(7),
                                  noncurrent_version_expiration=Duration.days(1)),
@@ -84,6 +99,34 @@ class CaptureStorage(Construct):
             removal_policy=removal,
             auto_delete_objects=not props.retain,
         )
+
+        self.ground_truth_prefix = ground_truth_prefix(props.endpoint_name)
+        self.ground_truth_writer = self._ground_truth_writer(props)
+
+    def _ground_truth_writer(self, props: CaptureStorageProps) -> iam.ManagedPolicy:
+        """What a label pipeline attaches to upload labels: PutObject under this endpoint's ground-truth
+        prefix, and the bucket key for that through S3 only. No read, list or delete."""
+        objects = (f"arn:{Stack.of(self).partition}:s3:::{props.bucket_name}/"
+                   f"{self.ground_truth_prefix}/*")
+        policy = iam.ManagedPolicy(
+            self, "GroundTruthWriter",
+            description=f"Upload ground-truth labels for {props.endpoint_name} (s3://{props.bucket_name}/"
+                        f"{self.ground_truth_prefix}/yyyy/mm/dd/HH/*.jsonl) and nothing else",
+            statements=[
+                iam.PolicyStatement(sid="WriteGroundTruth", actions=["s3:PutObject"], resources=[objects]),
+                iam.PolicyStatement(
+                    sid="EncryptThroughS3", actions=["kms:GenerateDataKey"], resources=[self.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+                ),
+            ],
+        )
+        acknowledge_wildcard_resource(
+            policy, objects, "Label files have generated keys (yyyy/mm/dd/HH/<name>.jsonl); write-only, this "
+                             "endpoint's ground-truth prefix only.")
+        return policy
+
+    def ground_truth_uri(self) -> str:
+        return self.bucket.s3_url_for_object(self.ground_truth_prefix) + "/"
 
     def capture_uri(self) -> str:
         return self.bucket.s3_url_for_object(CAPTURE_PREFIX)
