@@ -48,6 +48,8 @@ DESELECT = {  # test: the package it needs
     "tests/test_captures.py::test_s3_prefix_is_read_through_aws_endpoint_url": "moto",
     "tests/test_captures.py::test_s3_missing_bucket_is_a_named_error": "moto",
     "tests/test_monitor.py::test_metric_files_are_accepted_by_put_metric_data": "moto",
+    "tests/test_quality_monitor.py::test_captures_and_labels_are_read_from_s3_as_from_folders": "moto",
+    "tests/test_quality_monitor.py::test_a_missing_ground_truth_bucket_is_a_named_error": "moto",
 }
 # The deployed baseline's input, the workshop's training file, and one large enough for the numeric work
 # to move to the child process (numba in .venv, the numpy loop in the image).

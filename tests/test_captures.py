@@ -351,23 +351,6 @@ def test_preprocessor_script_errors_are_named(tmp_path):
         load_preprocessor(write_script(tmp_path, "def handler(record):\n    return {}\n"))
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    import boto3
-
-    yield boto3.client("s3")
-    server.stop()
-
-
 def test_s3_prefix_is_read_through_aws_endpoint_url(tmp_path, s3):
     s3.create_bucket(Bucket="captures")
     paths = write_records(tmp_path, traffic([["1"], ["2"]], T0, every_seconds=90))

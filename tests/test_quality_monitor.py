@@ -13,7 +13,7 @@ import pytest
 from analyzer.cli import EXIT_FAILED, EXIT_VIOLATIONS, main
 from analyzer.container import run_container
 from analyzer.quality_monitor import run_quality_monitoring
-from contract.errors import NoMatchedDataError, QualityInputError
+from contract.errors import CaptureSourceError, NoMatchedDataError, QualityInputError
 from contract.ground_truth import MERGE_SUMMARY_FILE, MergeSummary, ground_truth_line, label_file_key
 from contract.metrics import MODEL_METRICS_FILE
 from contract.model_quality import NAMESPACE, QualityStatistics, parse_quality_violations
@@ -197,3 +197,33 @@ def test_regression_with_an_inference_attribute(tmp_path):
     mae = sum(abs(p - t) for p, t in zip(predictions, truth, strict=True)) / len(truth)
     assert QualityStatistics.read(str(tmp_path / "out/statistics.json")).metric("mae").value == pytest.approx(mae)
     assert [v.metric_name for v in result.violations] == ["mae"]
+
+
+def test_captures_and_labels_are_read_from_s3_as_from_folders(tmp_path, s3):
+    _data(tmp_path)
+    s3.create_bucket(Bucket="mq-data")
+    for folder in ("captures", "gt"):
+        for path in (tmp_path / folder).rglob("*.jsonl"):
+            key = f"{folder}/{path.relative_to(tmp_path / folder)}"
+            s3.put_object(Bucket="mq-data", Key=key, Body=path.read_bytes())
+    local = _run(tmp_path)
+    remote = run_quality_monitoring(
+        "s3://mq-data/captures", "s3://mq-data/gt", str(tmp_path / "constraints.json"), str(tmp_path / "s3-out"),
+        problem_type="BinaryClassification", probability_attribute="0",
+    )
+    assert (remote.summary, remote.violations) == (local.summary, local.violations)
+    assert remote.summary.matched == N - 5
+
+    def metrics(folder: str) -> dict:
+        return json.loads((tmp_path / folder / "statistics.json").read_text())["binary_classification_metrics"]
+
+    assert metrics("s3-out") == metrics("out")
+
+
+def test_a_missing_ground_truth_bucket_is_a_named_error(tmp_path, s3):
+    _data(tmp_path)
+    with pytest.raises(CaptureSourceError, match="s3://absent") as error:
+        run_quality_monitoring(
+            str(tmp_path / "captures"), "s3://absent/gt", str(tmp_path / "constraints.json"), str(tmp_path / "o"),
+            problem_type="BinaryClassification", probability_attribute="0")
+    assert "Traceback" not in str(error.value)
