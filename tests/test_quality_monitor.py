@@ -227,3 +227,24 @@ def test_a_missing_ground_truth_bucket_is_a_named_error(tmp_path, s3):
             str(tmp_path / "captures"), "s3://absent/gt", str(tmp_path / "constraints.json"), str(tmp_path / "o"),
             problem_type="BinaryClassification", probability_attribute="0")
     assert "Traceback" not in str(error.value)
+
+
+def test_multiclass_with_an_inference_attribute(tmp_path):
+    predictions = ["cat", "dog", "dog", "bird", "cat", "dog"]
+    truth = ["cat", "dog", "cat", "bird", "bird", "dog"]
+    write_file(tmp_path / "captures", [capture(f"{p},0.9\n", i, f"m{i}") for i, p in enumerate(predictions)], START)
+    write_labels(tmp_path / "gt", [(f"m{i}", t) for i, t in enumerate(truth)], START)
+    bad = {"accuracy": {"threshold": 0.9, "comparison_operator": "LessThanThreshold"}}
+    (tmp_path / "constraints.json").write_text(
+        json.dumps({"version": 0.0, "multiclass_classification_constraints": bad}))
+    result = run_quality_monitoring(
+        str(tmp_path / "captures"), str(tmp_path / "gt"), str(tmp_path / "constraints.json"), str(tmp_path / "out"),
+        problem_type="MulticlassClassification", inference_attribute="0",
+    )  # fmt: skip
+    statistics = QualityStatistics.read(str(tmp_path / "out/statistics.json"))
+    assert statistics.metric("accuracy").value == pytest.approx(4 / 6)
+    # Weighted recall is the accuracy (each class's recall weighted by its share of the labels).
+    assert statistics.metric("weighted_recall").value == pytest.approx(4 / 6)
+    assert statistics.confusion_matrix["cat"] == {"bird": 0, "cat": 1, "dog": 1}  # actual cat: predicted cat, dog
+    assert [v.metric_name for v in result.violations] == ["accuracy"]
+    assert result.summary.matched == 6
