@@ -1,10 +1,12 @@
 """Safe rollout: the endpoint's blue/green deployment config per environment, the rollback alarms it names,
 and the pre-deploy model-output check of the pull-request gate, run on the demo's generated model and data."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from analyzer.quality_baseline import suggest_quality_baseline
 from contract.metrics import (
     ENDPOINT_CONFIG_DIMENSION,
     ENDPOINT_NAME_DIMENSION,
@@ -15,14 +17,17 @@ from contract.metrics import (
     MODEL_LATENCY_UNITS_PER_MS,
     VARIANT_NAME_DIMENSION,
 )
+from contract.model_quality import QualityStatistics
 from model.train import TrainConfig, fit, model_bytes, write_model_tar
 from scripts import model_output_check
 from stacks.app_builder import PROJECT_ROOT
 from stacks.config import load_config
 from tests.stack_fixtures import cdk_context, templates
+from workshop.baseline import validation_predictions
+from workshop.server import load_model
 
 BUILD = PROJECT_ROOT / "model" / "build"
-DATASET, MODEL = BUILD / "baseline-dataset.csv", BUILD / "model.tar.gz"
+DATASET, MODEL, HOLDOUT = BUILD / "baseline-dataset.csv", BUILD / "model.tar.gz", BUILD / "holdout.csv"
 
 
 def endpoint_resources(env):
@@ -108,7 +113,7 @@ def test_the_same_model_twice_is_no_change_at_distance_zero(capsys, tmp_path):
     assert code == 0 and output.read_text() == out
     assert out.startswith(model_output_check.SECTION_TITLE)
     assert "**No change**" in out and "drift distance **0.0000**" in out and "threshold 0.1" in out
-    assert model_output_check.QUALITY_PENDING in out
+    assert model_output_check.QUALITY_NOT_COMPARED in out
 
 
 def test_a_different_model_reports_its_distance_against_the_threshold(capsys, other_model):
@@ -128,6 +133,33 @@ def test_the_threshold_is_the_one_the_constraints_apply_to_the_output(capsys, tm
                            '{"comparison_threshold": 0.9}}], "monitoring_config": {}}')
     _, out, _ = run_check(capsys, "--head-model", other_model, "--base-model", MODEL, "--constraints", constraints)
     assert "threshold 0.9" in out and "**Within the threshold**" in out
+
+
+def test_both_models_model_quality_on_the_holdout_rows(capsys, other_model):
+    code, out, _ = run_check(capsys, "--head-model", other_model, "--base-model", MODEL, "--holdout", HOLDOUT)
+    assert code == 0
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in out.splitlines()
+            if line.startswith("| ") and line.split(" | ")[0].lstrip("| ") in model_output_check.QUALITY_METRICS}
+    assert list(rows) == list(model_output_check.QUALITY_METRICS)
+    # The base model's column is its model-quality baseline, computed independently here.
+    with tempfile.TemporaryDirectory() as tmp:
+        predictions = Path(tmp) / "v.csv"
+        validation_predictions(HOLDOUT, load_model(MODEL), predictions)
+        expected = QualityStatistics.of(suggest_quality_baseline(
+            str(predictions), tmp, problem_type="BinaryClassification", inference_attribute="prediction",
+            probability_attribute="probability", ground_truth_attribute="label"))
+    for name, (base, head, change) in rows.items():
+        assert float(base) == pytest.approx(expected.metric(name).value, abs=5e-5)
+        assert float(change.rstrip(" |")) == pytest.approx(float(head) - float(base), abs=2e-4)
+    assert float(rows["auc"][1]) < float(rows["auc"][0])  # 400 rows and 8 rounds make a weaker model
+
+
+def test_an_unreadable_holdout_names_the_file_and_the_fix(capsys, tmp_path, other_model):
+    holdout = tmp_path / "holdout.csv"
+    holdout.write_text("Churn,a\nyes,1\n")
+    code, out, err = run_check(capsys, "--head-model", other_model, "--base-model", MODEL, "--holdout", holdout)
+    assert code == model_output_check.EXIT_UNREADABLE and out == ""
+    assert str(holdout) in err and "make model" in err
 
 
 def test_without_a_base_model_there_is_nothing_to_compare(capsys):

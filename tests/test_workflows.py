@@ -92,7 +92,8 @@ def test_data_gate_compares_both_models_scores_and_appends_the_section_to_the_co
     command = " ".join(check["run"].replace("\\\n", " ").split())
     assert "--head-model model/build/model.tar.gz" in command
     assert '${BASE_MODEL:+--base-model "$BASE_MODEL"}' in command  # a base branch without a model: no comparison
-    assert "--constraints build/baseline-head/constraints.json --output model-output.md" in command
+    assert ("--constraints build/baseline-head/constraints.json --holdout model/build/holdout.csv "
+            "--output model-output.md") in command
     (base,) = [s for s in job["steps"] if s.get("id") == "base"]
     assert 'echo "model=base-branch/model/build/model.tar.gz" >> "$GITHUB_OUTPUT"' in base["run"]
     (diff,) = [s for s in job["steps"] if s.get("id") == "diff"]
