@@ -24,6 +24,7 @@ from analyzer.capture_fast_path import record_lines
 from analyzer.capture_outputs import read_records
 from analyzer.capture_sources import capture_files, read_problem
 from analyzer.captures import Issue
+from analyzer.value_types import parses_as_number
 from contract.errors import CaptureSourceError, QualityInputError
 from contract.ground_truth import CSV_ENCODING, parse_ground_truth
 from contract.layout import Window, capture_file_hour
@@ -121,18 +122,10 @@ def _is_binary(text: str) -> bool:
         return False
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def check_values(values: pa.Array, problem_type: str, what: str, where: Callable[[int], str]) -> None:
     """QualityInputError listing the values seen (and where the first bad one is: `where(row)`) when
     some are not of the problem type (binary: 0 or 1; regression: numbers; multiclass: anything)."""
-    test = {BINARY: _is_binary, REGRESSION: _is_number}.get(problem_type)
+    test = {BINARY: _is_binary, REGRESSION: parses_as_number}.get(problem_type)
     if test is None or not len(values):
         return
     counts = pc.value_counts(values)

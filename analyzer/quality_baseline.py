@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 from analyzer.datasets import list_files
 from analyzer.jsonfmt import write_document
 from analyzer.quality_metrics import QualityAccumulator, predict_from_scores, window_seed
+from analyzer.value_types import parses_as_number
 from contract.errors import QualityInputError
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
 from contract.model_quality import (
@@ -91,23 +92,15 @@ def _numbers(column: pa.Array, path: str, name: str, offset: int) -> np.ndarray:
     try:
         return np.asarray(pc.cast(pc.utf8_trim_whitespace(column), pa.float64()), dtype=np.float64)
     except pa.ArrowInvalid:
-        bad = [i for i, text in enumerate(column.to_pylist()) if not _parses(text)]
+        bad = [i for i, text in enumerate(column.to_pylist()) if not parses_as_number(text)]
         raise QualityInputError(
             f"{path}: column {name!r} holds values that are not numbers on {_lines(np.array(bad), offset)} "
             f"(such as {column[bad[0]].as_py()!r})"
         ) from None
 
 
-def _parses(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_binary(text: str | None) -> bool:
-    return text is not None and _parses(text) and float(text) in (0.0, 1.0)
+    return text is not None and parses_as_number(text) and float(text) in (0.0, 1.0)
 
 
 def _binary(column: pa.Array, path: str, name: str, offset: int, seen: Counter) -> np.ndarray | None:

@@ -93,3 +93,12 @@ def column_type(counts: Mapping[str, int]) -> str:
     if boolean > 0:
         return "Boolean"
     return "Fractional" if fractional > 0 else "Integral"
+
+
+def parses_as_number(text: str) -> bool:
+    """Whether Python reads `text` as a float (the per-value check behind a bad-input message)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

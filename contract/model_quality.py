@@ -29,6 +29,7 @@ from contract.quality_violations import metric_of_violation_name as metric_of_vi
 from contract.quality_violations import parse_quality_violations as parse_quality_violations
 from contract.quality_violations import quality_violations_document as quality_violations_document
 from contract.quality_violations import violation_name as violation_name
+from contract.validation import is_number
 
 BINARY, MULTICLASS, REGRESSION = "BinaryClassification", "MulticlassClassification", "Regression"
 PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
@@ -176,10 +177,6 @@ def problem_type_of_section(section: str) -> str | None:
 # --- statistics.json ------------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _fail(source: str, path: str, problem: str) -> QualityDocumentError:
     return QualityDocumentError(f"{source}: {path}: {problem}")
 
@@ -218,19 +215,19 @@ class MetricValue:
 
 
 def _metric_value(item: object, source: str, path: str) -> MetricValue:
-    if not isinstance(item, Mapping) or not _is_number(item.get(VALUE)):
+    if not isinstance(item, Mapping) or not is_number(item.get(VALUE)):
         raise _fail(source, path, f'expected {{"{VALUE}": <number>, "{DEVIATION}": <number or "NaN">}}')
     deviation = item.get(DEVIATION, NAN_TEXT)
     if deviation == NAN_TEXT:
         deviation = math.nan
-    elif not _is_number(deviation):
+    elif not is_number(deviation):
         raise _fail(source, f"{path}.{DEVIATION}", f'{deviation!r} is not a number or "NaN"')
     return MetricValue(float(item[VALUE]), float(deviation))
 
 
 def _number_list(item: Mapping, field: str, source: str, path: str) -> tuple[float, ...]:
     values = item.get(field)
-    if not isinstance(values, list) or not all(_is_number(v) for v in values):
+    if not isinstance(values, list) or not all(is_number(v) for v in values):
         raise _fail(source, f"{path}.{field}", "expected a list of numbers")
     return tuple(float(v) for v in values)
 
@@ -283,7 +280,7 @@ class QualityStatistics:
         count = dataset.get(ITEM_COUNT, 0) if isinstance(dataset, Mapping) else 0
         return cls(
             problem_type=problem_type,
-            item_count=int(count) if _is_number(count) else 0,
+            item_count=int(count) if is_number(count) else 0,
             metrics=metrics,
             confusion_matrix=_confusion(section, source, path) if problem_type != REGRESSION else {},
             roc_curve=_curve(section, ROC_CURVE, ROC_FIELDS, source, path),
@@ -322,7 +319,7 @@ def _constraint(metric: str, item: object, source: str, path: str) -> QualityCon
     if missing:
         raise _fail(source, path, f"lacks {' and '.join(missing)}")
     threshold, operator = item[THRESHOLD], item[OPERATOR]
-    if not _is_number(threshold) or math.isnan(threshold):
+    if not is_number(threshold) or math.isnan(threshold):
         raise _fail(source, f"{path}.{THRESHOLD}", f"{threshold!r} is not a number; write a number such as 0.75")
     if operator not in OPERATORS:
         raise _fail(source, f"{path}.{OPERATOR}", f"{operator!r} is not an operator; use {' or '.join(OPERATORS)}")

@@ -8,14 +8,12 @@ Exported by `contract.model_quality`, the home of the rest of the model-quality 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from contract.errors import ViolationsFormatError
 from contract.layout import VIOLATIONS_FILE
-from contract.violations import Wording
+from contract.violations import Wording, violation_items
 
 if TYPE_CHECKING:
     from contract.model_quality import QualityConstraint
@@ -103,17 +101,5 @@ def quality_violations_document(violations: list[QualityViolation]) -> dict:
 
 def parse_quality_violations(text: str, source: str = VIOLATIONS_FILE) -> list[QualityViolation]:
     """Parse a model-quality violations document; ViolationsFormatError naming `source` on any defect."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ViolationsFormatError(
-            f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
-    items = document.get("violations") if isinstance(document, dict) else None
-    if not isinstance(items, list):
-        raise ViolationsFormatError(f"{source}: expected an object with a 'violations' list")
-    for index, item in enumerate(items):
-        lacking = [key for key in _VIOLATION_KEYS if not isinstance(item, dict) or key not in item]
-        if lacking:
-            raise ViolationsFormatError(f"{source}: violations[{index}] lacks {', '.join(lacking)}")
+    items = violation_items(text, source, _VIOLATION_KEYS)
     return [QualityViolation(*(str(item[key]) for key in _VIOLATION_KEYS)) for item in items]

@@ -278,8 +278,9 @@ def to_document(violations: list[Violation]) -> dict:
     return {"violations": [v.to_dict() for v in violations]}
 
 
-def parse_violations(text: str, source: str = VIOLATIONS_FILE) -> list[Violation]:
-    """Parse a violations document; raise ViolationsFormatError naming `source` on any defect."""
+def violation_items(text: str, source: str, keys: tuple[str, ...]) -> list[dict]:
+    """The entries of a violations document (either monitor type), each an object holding `keys`;
+    ViolationsFormatError naming `source` on any defect."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -291,18 +292,16 @@ def parse_violations(text: str, source: str = VIOLATIONS_FILE) -> list[Violation
         raise ViolationsFormatError(
             f"{source}: expected an object with a 'violations' list, got {type(document).__name__}"
         )
-    violations = []
     for index, item in enumerate(document["violations"]):
         if not isinstance(item, dict):
             raise ViolationsFormatError(f"{source}: violations[{index}] is not an object")
-        missing = [k for k in ("feature_name", "constraint_check_type", "description") if k not in item]
+        missing = [key for key in keys if key not in item]
         if missing:
             raise ViolationsFormatError(f"{source}: violations[{index}] lacks {', '.join(missing)}")
-        violations.append(
-            Violation(
-                feature_name=str(item["feature_name"]),
-                constraint_check_type=str(item["constraint_check_type"]),
-                description=str(item["description"]),
-            )
-        )
-    return violations
+    return document["violations"]
+
+
+def parse_violations(text: str, source: str = VIOLATIONS_FILE) -> list[Violation]:
+    """Parse a data-quality violations document; raise ViolationsFormatError naming `source` on any defect."""
+    keys = ("feature_name", "constraint_check_type", "description")
+    return [Violation(*(str(item[key]) for key in keys)) for item in violation_items(text, source, keys)]
