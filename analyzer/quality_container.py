@@ -10,6 +10,11 @@ does both, reading the service's variables: `dataset_source` (the captures, defa
 (`sagemakerMergeJson`) or the capture's. Ours: `ground_truth_start_time`/`ground_truth_end_time`
 (label collection hours), `output_message_file`, `output_metrics_path`. The exit message goes to
 the message file as for data quality (the caller writes a failure's reason there).
+
+`dataset_format` csv (with a header) runs the deploy-time model-quality baseline instead (the SDK's
+`ModelQualityMonitor.suggest_baseline`): every CSV under `dataset_source` (required), whose columns
+`ground_truth_attribute` (required), `inference_attribute` and `probability_attribute` name, gives
+statistics.json and constraints.json in `output_path`.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from collections.abc import Mapping
 
 from analyzer.monitor import write_message
 from analyzer.outputs import output_folder
+from analyzer.quality_baseline import suggest_quality_baseline
 from analyzer.quality_monitor import run_quality_monitoring
 from contract.errors import ContainerConfigError
 from contract.ground_truth import MERGE_FORMAT
 from contract.model_quality import PROBLEM_TYPES
 from contract.processing import (
     CAPTURE_FORMAT,
+    CSV_FORMAT,
     DISABLED,
     ENABLED,
     GROUND_TRUTH_INPUT_PATH,
@@ -32,6 +39,7 @@ from contract.processing import (
     MESSAGE_FILE,
     METRICS_PATH,
     Env,
+    exit_message,
 )
 
 
@@ -45,19 +53,32 @@ def _required(env: Mapping[str, str], name: str, why: str) -> str:
     return env[name]
 
 
-def _check_format(env: Mapping[str, str]) -> None:
+def _mode(env: Mapping[str, str]) -> str:
+    """`baseline` for a CSV dataset_format, else `monitoring` (captures, or no format given)."""
     text = _value(env, Env.DATASET_FORMAT)
     if text is None:
-        return
+        return "monitoring"
     try:
-        kind = next(iter(json.loads(text)), None)
-    except (ValueError, TypeError):
-        kind = None
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    kind = next(iter(document), None) if isinstance(document, dict) else None
+    if kind == CSV_FORMAT:
+        options = document[kind] or {}
+        # JSON true, or "true" as hand-written configs have it.
+        if not isinstance(options, dict) or str(options.get("header", True)).lower() != "true":
+            raise ContainerConfigError(
+                f"{Env.DATASET_FORMAT}={text!r}: a model-quality baseline reads a CSV with a header "
+                f'(its attributes are column names); use {{"{CSV_FORMAT}": {{"header": true}}}}'
+            )
+        return "baseline"
     if kind not in (MERGE_FORMAT, CAPTURE_FORMAT):
         raise ContainerConfigError(
-            f"{Env.DATASET_FORMAT}={text!r}: a model-quality run reads captures; use "
-            f'{{"{MERGE_FORMAT}": {{"captureIndexNames": ["endpointOutput"]}}}}'
+            f"{Env.DATASET_FORMAT}={text!r}: a model-quality run reads captures (a baseline: a CSV); use "
+            f'{{"{MERGE_FORMAT}": {{"captureIndexNames": ["endpointOutput"]}}}} '
+            f'or {{"{CSV_FORMAT}": {{"header": true}}}}'
         )
+    return "monitoring"
 
 
 def _threshold(env: Mapping[str, str]) -> float | None:
@@ -75,14 +96,47 @@ def _publish(env: Mapping[str, str]) -> bool:
     return text == ENABLED
 
 
-def run_quality_container(env: Mapping[str, str]) -> str:
-    """Run the configured model-quality analysis; returns the exit message (also written to the file)."""
-    _check_format(env)
+def _problem_type(env: Mapping[str, str]) -> str:
     problem_type = _required(env, Env.PROBLEM_TYPE, f"one of {', '.join(PROBLEM_TYPES)}")
     if problem_type not in PROBLEM_TYPES:
         raise ContainerConfigError(f"{Env.PROBLEM_TYPE}={problem_type!r}: use one of {', '.join(PROBLEM_TYPES)}")
+    return problem_type
+
+
+def _output(env: Mapping[str, str]) -> str:
     output = _required(env, Env.OUTPUT_PATH, "the folder for the output files")
     output_folder(output, Env.OUTPUT_PATH)
+    return output
+
+
+def run_quality_container(env: Mapping[str, str]) -> str:
+    """Run the configured model-quality analysis; returns the exit message (also written to the file)."""
+    if _mode(env) == "baseline":
+        message = _run_baseline(env)
+    else:
+        message = _run_monitoring(env)
+    write_message(_value(env, Env.MESSAGE_FILE) or MESSAGE_FILE, message)
+    return message
+
+
+def _run_baseline(env: Mapping[str, str]) -> str:
+    problem_type = _problem_type(env)
+    dataset = _required(env, Env.DATASET_SOURCE, "the folder holding the validation CSV with predictions and labels")
+    suggest_quality_baseline(
+        dataset,
+        _output(env),
+        problem_type=problem_type,
+        inference_attribute=_value(env, Env.INFERENCE_ATTRIBUTE),
+        probability_attribute=_value(env, Env.PROBABILITY_ATTRIBUTE),
+        ground_truth_attribute=_required(env, Env.GROUND_TRUTH_ATTRIBUTE, "the dataset's column of the true label"),
+        probability_threshold=_threshold(env),
+    )
+    return exit_message(0)[1]
+
+
+def _run_monitoring(env: Mapping[str, str]) -> str:
+    problem_type = _problem_type(env)
+    output = _output(env)
     result = run_quality_monitoring(
         _value(env, Env.DATASET_SOURCE) or MERGE_DATASET_PATH,
         _value(env, Env.GROUND_TRUTH_SOURCE) or GROUND_TRUTH_INPUT_PATH,
@@ -102,5 +156,4 @@ def run_quality_container(env: Mapping[str, str]) -> str:
         publish_metrics=_publish(env),
         metrics_dir=_value(env, Env.METRICS_PATH) or METRICS_PATH,
     )
-    write_message(_value(env, Env.MESSAGE_FILE) or MESSAGE_FILE, result.message)
     return result.message

@@ -165,6 +165,30 @@ class Window:
         return f"{text(self.start)} to {text(self.end)}"
 
 
+# --- window offsets -----------------------------------------------------------------------------
+
+# Model Monitor's StartTimeOffset / EndTimeOffset: negative ISO-8601 durations; ours take whole hours.
+_OFFSET = re.compile(r"^-P(?:(\d+)D)?(?:T(\d+)H)?$")
+
+
+def offset_hours(text: str) -> int:
+    """`-PT25H` -> -25, `-P1D` -> -24, `-P1DT1H` -> -25: a window offset in (negative) whole hours."""
+    match = _OFFSET.match(text) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise WindowError(
+            f"window offset {text!r}: use a negative ISO-8601 duration in whole hours or days, such as -PT1H or -P1D"
+        )
+    days, hours = (int(group or 0) for group in match.groups())
+    return -(24 * days + hours)
+
+
+def offset_text(hours: int) -> str:
+    """The ISO-8601 form of a negative whole-hour offset (`-25` -> `-PT25H`)."""
+    if hours >= 0:
+        raise WindowError(f"window offset {hours} h: offsets are negative (hours before the scheduled time)")
+    return f"-PT{-hours}H"
+
+
 # --- reports and names --------------------------------------------------------------------------
 
 

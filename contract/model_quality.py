@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,11 @@ from contract.quality_violations import violation_name as violation_name
 from contract.validation import is_number
 
 BINARY, MULTICLASS, REGRESSION = "BinaryClassification", "MulticlassClassification", "Regression"
+# Ours: the validation set with predictions (`make model`) that the deploy-time model-quality baseline
+# profiles, `probability,prediction,label` as in AWS's example; its baseline names these columns.
+PROBABILITY_COLUMN, PREDICTION_COLUMN, LABEL_COLUMN = "probability", "prediction", "label"
+# Ours: the churn endpoint answers one score per line, so the score is its output's first CSV field.
+ENDPOINT_PROBABILITY_FIELD = "0"
 PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
 DOCUMENT_VERSION = 0.0
 LESS_THAN, GREATER_THAN = "LessThanThreshold", "GreaterThanThreshold"
@@ -145,6 +151,12 @@ def published_metric_names(problem_type: str) -> tuple[str, ...]:
 def suggested_operators(problem_type: str) -> dict[str, str]:
     """metric -> comparison operator of the suggested constraints, in constraints.json order."""
     return dict(_SUGGESTED[_problem(problem_type)])
+
+
+def alarm_threshold_attribute(metric: str) -> str:
+    """The baseline custom resource's attribute holding `metric`'s alarm threshold (ours): CloudFormation
+    attribute names take letters and digits only, so `f0_5` -> `AlarmThresholdf05`."""
+    return "AlarmThreshold" + re.sub(r"[^A-Za-z0-9]", "", metric)
 
 
 def checked_metrics(problem_type: str) -> tuple[str, ...]:

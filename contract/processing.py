@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from contract.ground_truth import merge_dataset_format
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
 
 # --- local paths inside the container --------------------------------------------------------------
@@ -39,6 +40,7 @@ METRICS_PATH = "/opt/ml/output/metrics/cloudwatch"
 DATASET_INPUT = "baseline_dataset_input"
 CODE_INPUT = "code"
 ENDPOINT_INPUT = "endpoint"
+GROUND_TRUTH_INPUT = "ground_truth"  # ours: + the day folder's yyyymmdd (input names are unique per job)
 STATISTICS_INPUT = "baseline_statistics"
 CONSTRAINTS_INPUT = "baseline_constraints"
 REPORT_OUTPUT = "monitoring_output"
@@ -71,6 +73,7 @@ class Env:
     PROBABILITY_ATTRIBUTE = "probability_attribute"
     PROBABILITY_THRESHOLD = "probability_threshold_attribute"
     GROUND_TRUTH_SOURCE = "ground_truth_source"
+    GROUND_TRUTH_ATTRIBUTE = "ground_truth_attribute"  # a model-quality baseline's label column
     METRIC_TIME = "metric_time"
     GROUND_TRUTH_START_TIME = "ground_truth_start_time"  # ours: the labels' collection window
     GROUND_TRUTH_END_TIME = "ground_truth_end_time"  # ours
@@ -287,3 +290,71 @@ def monitoring_outputs(report_uri: str, metrics_uri: str) -> tuple[ProcessingOut
         ProcessingOutput(REPORT_OUTPUT, report_uri, OUTPUT_PATH),
         ProcessingOutput(METRICS_OUTPUT, metrics_uri, METRICS_OUTPUT_PATH),
     )
+
+
+def baseline_environment() -> dict[str, str]:
+    """The deploy-time data-quality baselining job's environment: a CSV with header, score first."""
+    return {
+        Env.DATASET_FORMAT: json.dumps(csv_dataset_format()),
+        Env.DATASET_SOURCE: DATASET_INPUT_PATH,
+        Env.OUTPUT_PATH: OUTPUT_PATH,
+        Env.PUBLISH_METRICS: DISABLED,
+    }
+
+
+@dataclass(frozen=True)
+class QualityAttributes:
+    """Where a model-quality run finds the prediction: in the endpoint output (CSV field index or JSON
+    path) for monitoring, or columns of the validation CSV for a baseline (documented, §3)."""
+
+    problem_type: str
+    probability_attribute: str | None = None
+    probability_threshold: float | None = None
+    inference_attribute: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        values = {
+            Env.ANALYSIS_TYPE: MODEL_QUALITY,
+            Env.PROBLEM_TYPE: self.problem_type,
+            Env.PROBABILITY_ATTRIBUTE: self.probability_attribute,
+            Env.PROBABILITY_THRESHOLD: None if self.probability_threshold is None else repr(self.probability_threshold),
+            Env.INFERENCE_ATTRIBUTE: self.inference_attribute,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def quality_baseline_environment(attributes: QualityAttributes, ground_truth_attribute: str) -> dict[str, str]:
+    """The deploy-time model-quality baselining job's environment (the SDK's `ModelQualityMonitor.
+    suggest_baseline`): a CSV with header holding the predictions and the labels."""
+    return {
+        **baseline_environment(),
+        **attributes.environment(),
+        Env.GROUND_TRUTH_ATTRIBUTE: ground_truth_attribute,
+    }
+
+
+def quality_monitoring_environment(
+    endpoint: str,
+    schedule: str,
+    attributes: QualityAttributes,
+    captures: tuple[str, str],
+    labels: tuple[str, str],
+) -> dict[str, str]:
+    """The model-quality container's environment for one run: the captures of `captures` [start, end)
+    joined with the labels collected in the hours of `labels` [start, end)."""
+    return {
+        **attributes.environment(),
+        Env.DATASET_FORMAT: json.dumps(merge_dataset_format()),
+        Env.DATASET_SOURCE: MERGE_DATASET_PATH,
+        Env.GROUND_TRUTH_SOURCE: GROUND_TRUTH_INPUT_PATH,
+        Env.OUTPUT_PATH: OUTPUT_PATH,
+        Env.BASELINE_CONSTRAINTS: f"{CONSTRAINTS_INPUT_DIR}/{CONSTRAINTS_FILE}",
+        Env.PUBLISH_METRICS: ENABLED,
+        Env.METRICS_PATH: METRICS_OUTPUT_PATH,
+        Env.ENDPOINT_NAME: endpoint,
+        Env.SCHEDULE_NAME: schedule,
+        Env.START_TIME: captures[0],
+        Env.END_TIME: captures[1],
+        Env.GROUND_TRUTH_START_TIME: labels[0],
+        Env.GROUND_TRUTH_END_TIME: labels[1],
+    }

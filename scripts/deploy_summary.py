@@ -12,8 +12,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from contract.layout import CAPTURE_PREFIX
+from contract.layout import CAPTURE_PREFIX, GROUND_TRUTH_PREFIX
 from contract.metrics import feature_drift_metric
+from contract.model_quality import NAMESPACE as MODEL_METRICS_NAMESPACE
 
 
 def _resources(template: dict, resource_type: str) -> list[dict]:
@@ -84,18 +85,47 @@ def _endpoint_lines(template: dict) -> list[str]:
     return lines
 
 
-def _monitoring_lines(template: dict) -> list[str]:
+def _ground_truth_lines(template: dict) -> list[str]:
+    outputs = template.get("Outputs", {})
+    if "GroundTruthUri" not in outputs:
+        return []
+    return [
+        f"  ground truth: s3://<capture bucket>/{GROUND_TRUTH_PREFIX}/<endpoint>/yyyy/mm/dd/HH/ (hour of collection); "
+        "label pipelines attach the write-only managed policy of output GroundTruthWriterPolicyArn",
+    ]
+
+
+def _baseline_lines(template: dict) -> list[str]:
+    what = {"Custom::DataQualityBaseline": "data-quality baseline: profiles the baseline dataset",
+            "Custom::ModelQualityBaseline": "model-quality baseline: scores the validation set's predictions"}
+    return [f"  {text} during the deploy (SageMaker Processing job {baseline.get('JobNamePrefix')}-<content hash>)"
+            for kind, text in what.items() for baseline in _resources(template, kind)]
+
+
+def _quality_window(template: dict) -> str:
+    for definition in _resources(template, "AWS::SageMaker::ModelQualityJobDefinition"):
+        endpoint_input = definition["ModelQualityJobInput"]["EndpointInput"]
+        return (f"; captures from {endpoint_input['StartTimeOffset']} to {endpoint_input['EndTimeOffset']} of each "
+                "run joined with the labels collected since")
+    return ""
+
+
+def _schedule_lines(template: dict) -> list[str]:
     lines = []
-    for baseline in _resources(template, "Custom::DataQualityBaseline"):
-        lines.append(f"  baseline: a SageMaker Processing job ({baseline.get('JobNamePrefix')}-<content hash>) "
-                     "profiles the baseline dataset during the deploy")
     for schedule in _resources(template, "AWS::SageMaker::MonitoringSchedule"):
         config = schedule["MonitoringScheduleConfig"]
-        lines.append(f"  engine: managed (Model Monitor schedule {schedule.get('MonitoringScheduleName')}, "
-                     f"{config['ScheduleConfig']['ScheduleExpression']})")
+        window = _quality_window(template) if config["MonitoringType"] == "ModelQuality" else ""
+        lines.append(f"  engine: managed (Model Monitor {config['MonitoringType']} schedule "
+                     f"{schedule.get('MonitoringScheduleName')}, {config['ScheduleConfig']['ScheduleExpression']}"
+                     f"{window})")
     for schedule in _resources(template, "AWS::Scheduler::Schedule"):
         lines.append(f"  engine: self-hosted (EventBridge Scheduler {schedule.get('Name')}, "
                      f"{schedule['ScheduleExpression']} -> Step Functions -> SageMaker Processing)")
+    return lines
+
+
+def _monitoring_lines(template: dict) -> list[str]:
+    lines = _ground_truth_lines(template) + _baseline_lines(template) + _schedule_lines(template)
     for topic in _resources(template, "AWS::SNS::Topic"):
         lines.append(f"  alerts: SNS topic '{topic.get('DisplayName')}' (KMS-encrypted), fed by a Lambda on "
                      "each run's end state")
@@ -103,6 +133,12 @@ def _monitoring_lines(template: dict) -> list[str]:
               if str(a.get("MetricName", "")).startswith(feature_drift_metric(""))]
     if alarms:
         lines.append(f"  drift alarms: {', '.join(alarms)}")
+    quality_alarms = [f"{a.get('MetricName')} {'<' if 'Less' in a.get('ComparisonOperator', '') else '>'} baseline"
+                      for a in _resources(template, "AWS::CloudWatch::Alarm")
+                      if a.get("Namespace") == MODEL_METRICS_NAMESPACE]
+    if quality_alarms:
+        lines.append(f"  model-quality alarms (baseline value worsened by the configured margin): "
+                     f"{', '.join(quality_alarms)}")
     if _resources(template, "AWS::CloudWatch::Dashboard"):
         lines.append("  dashboard: <endpoint>-<region> (traffic, errors, latency, drift, runs, alarms)")
     return lines

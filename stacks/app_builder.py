@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_ARTIFACT = PROJECT_ROOT / "model" / "build" / "model.tar.gz"
 DEFAULT_MONITORING_SOURCES = MonitoringSources(
     baseline_dataset=PROJECT_ROOT / "model" / "build" / "baseline-dataset.csv",
+    validation_dataset=PROJECT_ROOT / "model" / "build" / "validation-predictions.csv",
     analyzer_packages=(PROJECT_ROOT / "analyzer", PROJECT_ROOT / "contract"),
     staging_dir=PROJECT_ROOT / "build" / "analyzer-code",
 )
@@ -34,7 +35,10 @@ def build_environment(
     model_artifact_path: Path = DEFAULT_MODEL_ARTIFACT,
     monitoring_sources: MonitoringSources = DEFAULT_MONITORING_SOURCES,
 ) -> EnvironmentStacks:
-    for built in (Path(model_artifact_path), Path(monitoring_sources.baseline_dataset)):
+    built_inputs = [Path(model_artifact_path), Path(monitoring_sources.baseline_dataset)]
+    if config.model_quality.enabled and not config.model_quality.baseline_dataset_uri:
+        built_inputs.append(Path(monitoring_sources.validation_dataset))
+    for built in built_inputs:
         if not built.exists():
             raise FileNotFoundError(f"{built} is missing: run `make model` before synthesizing.")
     prefix = config.stack_prefix
@@ -45,7 +49,7 @@ def build_environment(
     endpoint.add_stack_dependency(storage)
     monitoring = MonitoringStack(app, f"{prefix}-Monitoring", config, storage.storage, endpoint.endpoint,
                                  monitoring_sources,
-                                 description=f"Baseline, hourly data-quality monitoring "
+                                 description=f"Baselines, hourly data- and model-quality monitoring "
                                              f"({config.monitoring_engine}) and alerts ({config.name})")
     monitoring.add_stack_dependency(endpoint)
     for stack in (storage, endpoint, monitoring):

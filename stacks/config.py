@@ -15,6 +15,10 @@ from typing import Any
 
 from aws_cdk import Aws
 
+from contract.errors import WindowError
+from contract.layout import offset_hours
+from contract.model_quality import BINARY, ENDPOINT_PROBABILITY_FIELD, PROBLEM_TYPES, suggested_operators
+
 ENGINES = ("self-hosted", "managed")
 REMOVAL_POLICIES = ("destroy", "retain")
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -73,6 +77,60 @@ class RollbackAlarms:
         return self.period_seconds * self.evaluation_periods
 
 
+# A self-hosted model-quality job copies each capture hour and each label day as one processing input,
+# beside the constraints and the code: SageMaker takes at most 10 inputs per job.
+MAX_PROCESSING_INPUTS = 10
+
+
+@dataclass(frozen=True)
+class ModelQualityConfig:
+    """Model-quality monitoring (`model_quality` in cdk.json): the endpoint's predictions joined with the
+    labels the user's pipeline uploads to `ground-truth/<endpoint>/yyyy/mm/dd/HH/` (hour of collection).
+
+    Each run, at scheduled time T, scores the captures of [T + start_time_offset, T + end_time_offset)
+    against the labels collected from the start of that window up to T. The default analyses the hour
+    that ended 24 hours ago with the labels collected since: a churn label (did the customer leave?)
+    comes from a daily batch, so an hour's labels are in after a day."""
+
+    enabled: bool = True
+    problem_type: str = BINARY
+    probability_attribute: str | None = ENDPOINT_PROBABILITY_FIELD
+    """Where the endpoint output holds the score (CSV: field index from 0; JSON: a path)."""
+    probability_threshold: float | None = 0.5
+    """A score above it predicts the positive class (with no inference_attribute)."""
+    inference_attribute: str | None = None
+    """Where the endpoint output holds the predicted label, for models that return one."""
+    start_time_offset: str = "-PT25H"
+    end_time_offset: str = "-PT24H"
+    schedule_expression: str = "cron(0 * ? * * *)"
+    max_runtime_seconds: int = 1800
+    """Model Monitor's limit for an hourly model-quality schedule (merge and analysis together)."""
+    baseline_dataset_uri: str | None = None
+    """s3:// CSV (probability,prediction,label) of the model-quality baseline, instead of `make model`'s."""
+    alarm_margins: dict[str, float] = field(default_factory=lambda: {"auc": 0.05, "recall": 0.1})
+    """metric -> margin: a CloudWatch alarm fires when the hour's value is worse than the baseline's by
+    more than the margin (below it for scores, above it for error rates)."""
+
+    @property
+    def start_hours(self) -> int:
+        return offset_hours(self.start_time_offset)
+
+    @property
+    def end_hours(self) -> int:
+        return offset_hours(self.end_time_offset)
+
+    @property
+    def capture_hours(self) -> int:
+        """Hours of captures per run."""
+        return self.end_hours - self.start_hours
+
+    @property
+    def label_days(self) -> int:
+        """At most this many day folders hold the labels of one run (collected from the capture window's
+        start up to the scheduled time)."""
+        return (-self.start_hours + 22) // 24 + 1
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     """Settings of one deployment environment (see `cdk.json` → context → environments)."""
@@ -99,6 +157,7 @@ class EnvironmentConfig:
     log_retention_days: int = 30
     rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
     rollback_alarms: RollbackAlarms = field(default_factory=RollbackAlarms)
+    model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
 
     @property
     def stack_prefix(self) -> str:
@@ -161,6 +220,59 @@ def _validate(config: EnvironmentConfig) -> None:
                "an s3:// URI, or omit it to upload the generated training data", config.baseline_dataset_uri)
     _validate_rollback_alarms(config)
     _validate_rollout(config)
+    _validate_model_quality(config)
+
+
+def _validate_model_quality(config: EnvironmentConfig) -> None:
+    env, quality = config.name, config.model_quality
+    _check(isinstance(quality.enabled, bool), "model_quality.enabled", env, "true or false", quality.enabled)
+    _check(quality.problem_type in PROBLEM_TYPES, "model_quality.problem_type", env, " or ".join(PROBLEM_TYPES),
+           quality.problem_type)
+    if quality.problem_type != "Regression":
+        _check(quality.probability_attribute is not None or quality.inference_attribute is not None,
+               "model_quality.probability_attribute", env,
+               "a field of the endpoint output (or set inference_attribute): a classifier's prediction", None)
+    if quality.probability_threshold is not None:
+        _check(0 < quality.probability_threshold < 1, "model_quality.probability_threshold", env,
+               "a number between 0 and 1", quality.probability_threshold)
+    for key in ("start_time_offset", "end_time_offset"):
+        value = getattr(quality, key)
+        try:
+            hours = offset_hours(value)
+        except WindowError:
+            hours = 0
+        _check(hours < 0, f"model_quality.{key}", env,
+               "a negative ISO-8601 duration in whole hours or days, such as -PT24H or -P1D", value)
+    _check(1 <= quality.capture_hours <= 24, "model_quality.end_time_offset", env,
+           f"1 to 24 hours after start_time_offset ({quality.start_time_offset}): the captures of one run",
+           quality.end_time_offset)
+    inputs = quality.capture_hours + quality.label_days + 2
+    if config.monitoring_engine == "self-hosted":
+        _check(inputs <= MAX_PROCESSING_INPUTS, "model_quality.start_time_offset", env,
+               f"a window whose capture hours ({quality.capture_hours}) and label days ({quality.label_days}) "
+               f"fit a processing job's {MAX_PROCESSING_INPUTS} inputs with the constraints and the code: "
+               "shorten the capture window or the label delay", quality.start_time_offset)
+    _check(bool(_CRON.match(quality.schedule_expression)), "model_quality.schedule_expression", env,
+           "a schedule expression such as cron(0 * ? * * *)", quality.schedule_expression)
+    _check(60 <= quality.max_runtime_seconds <= 1800, "model_quality.max_runtime_seconds", env,
+           "60 to 1800 seconds (Model Monitor's limit for an hourly model-quality schedule)",
+           quality.max_runtime_seconds)
+    if quality.baseline_dataset_uri is not None:
+        _check(quality.baseline_dataset_uri.startswith("s3://"), "model_quality.baseline_dataset_uri", env,
+               "an s3:// URI, or omit it to upload make model's validation set", quality.baseline_dataset_uri)
+    _validate_alarm_margins(config)
+
+
+def _validate_alarm_margins(config: EnvironmentConfig) -> None:
+    env, quality = config.name, config.model_quality
+    _check(isinstance(quality.alarm_margins, dict), "model_quality.alarm_margins", env,
+           "an object of metric -> margin, such as {\"auc\": 0.05}", quality.alarm_margins)
+    known = suggested_operators(quality.problem_type)
+    for metric, margin in quality.alarm_margins.items():
+        _check(metric in known, f"model_quality.alarm_margins.{metric}", env,
+               f"a metric of the {quality.problem_type} constraints: {', '.join(known)}", metric)
+        _check(not isinstance(margin, bool) and isinstance(margin, (int, float)) and margin >= 0,
+               f"model_quality.alarm_margins.{metric}", env, "a number >= 0", margin)
 
 
 def _validate_rollback_alarms(config: EnvironmentConfig) -> None:
@@ -210,7 +322,7 @@ def _validate_rollout(config: EnvironmentConfig) -> None:
 
 
 # Number-typed fields by their annotation (this module uses postponed annotations: types are strings).
-_NUMBER_TYPES = {"int": (int,), "int | None": (int,), "float": (int, float)}
+_NUMBER_TYPES = {"int": (int,), "int | None": (int,), "float": (int, float), "float | None": (int, float)}
 
 
 def _reject_unknown(cls: type, raw: dict, where: str, exclude: tuple[str, ...] = ()) -> None:
@@ -261,7 +373,8 @@ def load_config(context: dict[str, Any], env_name: str | None = None, engine: st
         raw["monitoring_engine"] = engine
     if "drift_alarm_features" in raw:
         raw["drift_alarm_features"] = tuple(raw["drift_alarm_features"])
-    for key, section in (("rollout", RolloutPolicy), ("rollback_alarms", RollbackAlarms)):
+    for key, section in (("rollout", RolloutPolicy), ("rollback_alarms", RollbackAlarms),
+                         ("model_quality", ModelQualityConfig)):
         if key in raw:
             raw[key] = _section(section, raw[key], f"{where}.{key}")
     _check_types(EnvironmentConfig, raw, where)

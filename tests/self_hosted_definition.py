@@ -47,14 +47,19 @@ def render_tree(value: object) -> object:
     return value
 
 
-def state_machine_definition(template: dict) -> dict:
-    """The definition of the self-hosted engine's state machine (not the Provider framework's waiter)."""
+DATA_QUALITY, MODEL_QUALITY = "SelfHostedSchedule", "SelfHostedModelQualitySchedule"
+
+
+def state_machine_definition(template: dict, schedule: str = DATA_QUALITY) -> dict:
+    """The definition of one self-hosted schedule's state machine (not the Provider framework's waiter),
+    chosen by the schedule construct's id in the stack, `DATA_QUALITY` or `MODEL_QUALITY` (a logical id
+    is the construct path's ids joined, then a hash)."""
     machines = [
-        r
-        for logical_id, r in template["Resources"].items()
-        if r["Type"] == "AWS::StepFunctions::StateMachine" and logical_id.startswith("SelfHostedSchedule")
+        resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and logical_id.startswith(f"{schedule}StateMachine")
     ]
-    assert len(machines) == 1, f"expected one self-hosted state machine, found {len(machines)}"
+    assert len(machines) == 1, f"expected one {schedule} state machine, found {len(machines)}"
     return json.loads(render(machines[0]["Properties"]["DefinitionString"]))
 
 

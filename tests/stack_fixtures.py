@@ -36,11 +36,20 @@ def fake_baseline_dataset() -> Path:
     return path
 
 
+def fake_validation_dataset() -> Path:
+    """Template tests need an asset file, not the generated validation set with predictions."""
+    path = PROJECT_ROOT / "build" / "test-fixtures" / "validation-predictions.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("probability,prediction,label\n0.9,1,1\n")
+    return path
+
+
 def build_app(env: str, engine: str | None = None) -> tuple[App, EnvironmentStacks]:
     context = cdk_context()
     app = App(context=context)
     config = load_config(context, env_name=env, engine=engine)
-    sources = replace(DEFAULT_MONITORING_SOURCES, baseline_dataset=fake_baseline_dataset())
+    sources = replace(DEFAULT_MONITORING_SOURCES, baseline_dataset=fake_baseline_dataset(),
+                      validation_dataset=fake_validation_dataset())
     return app, build_environment(app, config, model_artifact_path=fake_model_artifact(),
                                   monitoring_sources=sources)
 

@@ -524,7 +524,8 @@ def test_a_model_quality_run_without_ground_truth_alerts_with_the_jobs_reason(aw
                                      "inferenceId, else eventId", "1892 captures, 0 labels")
     handler.handler(quality_event(ProcessingJobStatus="Failed", FailureReason=reason, ExitMessage=None), None)
     (message,) = received()
-    assert message["Subject"] == f"churn-dev: monitoring run Failed ({QUALITY_JOB})"
+    # The analyzer's reason names both sides of a join that matched nothing.
+    assert message["Subject"].startswith(f"churn-dev: monitoring run Failed: no label matched ({QUALITY_JOB[:30]}")
     assert f"Failure reason: {reason}" in message["Message"]
-    assert "no ground-truth labels" in message["Message"]
+    assert "No captured prediction matched a ground-truth label" in message["Message"]
     assert attributes(message)["severity"] == ("String", "critical")

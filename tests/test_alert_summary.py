@@ -10,6 +10,7 @@ from alerts import events, handler, summary
 
 from analyzer import checks, jsonfmt
 from contract.errors import ViolationsFormatError
+from contract.events import NO_DATA_ERROR, NO_LABELS_ERROR
 from contract.model_quality import QualityViolation, quality_violations_document
 from contract.processing import no_matched_data_message
 from contract.violations import (
@@ -356,7 +357,42 @@ def test_a_model_quality_run_without_data_alerts_with_its_reason():
     reason = no_matched_data_message("/opt/ml/processing/input_data", "/opt/ml/processing/groundtruth",
                                      "inferenceId, else eventId", "1892 captures, 0 labels")
     alert = summary.failure_alert(quality_run(status="Failed", failure_reason=reason, exit_message=""))
-    assert alert.subject == ("churn-dev: monitoring run Failed "
-                             "(model-quality-monitoring-202105180100-e03ba5d6d5eb3ed13314e479)")
+    # The analyzer's reason names both sides of a join that matched nothing.
+    assert alert.subject == ("churn-dev: monitoring run Failed: no label matched "
+                             "(model-quality-monitoring-202105180100-e03ba5d6d5eb3ed13314e479)")[:96] + "..."
     assert f"Failure reason: {reason}" in alert.body and alert.severity == "critical"
-    assert "no ground-truth labels" in alert.body and "no captured requests:" not in alert.body
+    assert "No captured prediction matched a ground-truth label" in alert.body
+    assert "says nothing about the model" in alert.body and "no captured requests:" not in alert.body
+
+
+@pytest.mark.parametrize("error,reason,subject,meaning", [
+    # The self-hosted state machine's no-data failures: the error name says which side was empty.
+    (NO_LABELS_ERROR, "Job inputs had no data: no ground-truth label under s3://b/ground-truth/churn-dev/",
+     "labels missing", "The ground-truth labels were missing, not the model wrong"),
+    (NO_DATA_ERROR, "Job inputs had no data: no capture file under s3://b/datacapture/churn-dev/AllTraffic/",
+     "captures missing", "The captured predictions were missing, not the model wrong"),
+    # A job's reason (the managed service's style): the location it names says which side.
+    ("", "AlgorithmError: Job inputs had no data: no ground truth under /opt/ml/processing/groundtruth",
+     "labels missing", "The ground-truth labels were missing, not the model wrong"),
+    ("", "AlgorithmError: Job inputs had no data: no records under /opt/ml/processing/input_data",
+     "captures missing", "The captured predictions were missing, not the model wrong"),
+    ("", "AlgorithmError: Job inputs had no data", "", "no captured requests or no ground-truth labels"),
+])
+def test_a_model_quality_run_without_data_names_the_missing_side(error, reason, subject, meaning):
+    kind = events.STATE_MACHINE if error else events.PROCESSING_JOB
+    run = quality_run(kind=kind, run_id="run-1", status="Failed", error=error, exit_message="",
+                      failure_reason=f"{error}: {reason}" if error else reason)
+    alert = summary.failure_alert(run)
+    assert alert.subject.endswith(f"Failed{': ' + subject if subject else ''} (run-1)")
+    assert meaning in alert.body
+    # Only a labels-missing run points at the label prefix.
+    assert ("ground-truth/churn-dev/yyyy/mm/dd/HH/" in alert.body) == (subject == "labels missing")
+    assert "falls short" not in alert.body and "concept drift" not in alert.body
+
+
+def test_a_data_quality_run_without_captures_keeps_its_wording():
+    run = make_run(kind=events.STATE_MACHINE, run_id="run-1", status="FAILED", error=NO_DATA_ERROR, exit_message="",
+                   failure_reason=f"{NO_DATA_ERROR}: Job inputs had no data: no capture file under s3://b/x/")
+    alert = summary.failure_alert(run)
+    assert alert.subject == "churn-dev: monitoring state machine FAILED (run-1)"
+    assert "The window had no captured requests: expected if the endpoint received no traffic." in alert.body

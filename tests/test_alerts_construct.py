@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Stack, Validations
+from aws_cdk import App, CfnParameter, Stack, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
+from moto import mock_aws
 
+from contract.model_quality import GREATER_THAN, LESS_THAN
 from stacks.config import EnvironmentConfig
 from stacks.constructs import alerts
-from stacks.constructs.alerts import RunAlerts, RunAlertsProps
+from stacks.constructs.alerts import QualityAlertSource, RunAlerts, RunAlertsProps
 from stacks.constructs.lambda_assets import lambda_code
 from tests.stack_fixtures import asset_files, import_from_asset, lambda_asset
+from tests.test_alert_handler import route
 
 CONFIG = EnvironmentConfig(name="dev", endpoint_name="churn-dev", alert_email="ml-oncall@example.com",
                            drift_alarm_features=("Day Mins", "CustServ Calls"), log_retention_days=14)
@@ -87,9 +90,9 @@ def test_without_a_state_machine_every_terminal_job_state_alerts():
 
 def test_managed_schedule_narrows_by_its_arn():
     schedule_arn = f"arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/{SCHEDULE}"
-    pattern = alerts.run_event_pattern("churn-dev", SCHEDULE, monitoring_schedule_arn=schedule_arn)
+    pattern = alerts.run_event_pattern("churn-dev", [SCHEDULE], monitoring_schedule_arns=[schedule_arn])
     assert pattern.detail["$or"][1] == {"MonitoringScheduleArn": [schedule_arn]}
-    only_environment = alerts.run_event_pattern("churn-dev", SCHEDULE)
+    only_environment = alerts.run_event_pattern("churn-dev", [SCHEDULE])
     assert "$or" not in only_environment.detail  # EventBridge rejects a one-element $or
     assert only_environment.detail["Environment"]["sagemaker_endpoint_name"] == ["churn-dev"]
 
@@ -244,3 +247,133 @@ def test_aws_solutions_checks_pass():
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     build(app)
     app.synth()  # raises ValidationFailed on any unacknowledged finding
+
+
+# --- model quality: the same rules and function, and alarms on its metrics --------------------------
+
+QUALITY_SCHEDULE = "churn-dev-model-quality"
+QUALITY_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-dev-model-quality"
+QUALITY_ROLE = "arn:aws:iam::123456789012:role/churn-dev-mq-job"
+MANAGED = dict(job_name_prefixes=[], state_machine_arn=None,
+               monitoring_schedule_arn=f"arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/{SCHEDULE}")
+
+
+def with_quality(stack_changes: dict | None = None, **quality) -> tuple[Stack, RunAlerts, dict]:
+    """The construct with a model-quality source (self-hosted unless `quality` says otherwise)."""
+    values = dict(schedule_name=QUALITY_SCHEDULE, job_name_prefixes=["churn-dev-model-quality-"],
+                  state_machine_arn=QUALITY_MACHINE)
+    stack, construct = build(**(stack_changes or {}), model_quality=QualityAlertSource(**{**values, **quality}))
+    return stack, construct, Template.from_stack(stack).to_json()
+
+
+def rule_patterns(template: dict) -> dict:
+    return {r["Properties"]["EventPattern"]["source"][0]: r["Properties"]["EventPattern"]
+            for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"}
+
+
+def test_self_hosted_model_quality_runs_join_the_same_rules_and_function():
+    stack, construct, template = with_quality()
+    patterns = rule_patterns(template)
+    assert patterns["aws.sagemaker"]["detail"] == {
+        "ProcessingJobStatus": ["Completed"],
+        "$or": [
+            {"Environment": {"sagemaker_endpoint_name": ["churn-dev"],
+                             "sagemaker_monitoring_schedule_name": [SCHEDULE, QUALITY_SCHEDULE]}},
+            {"ProcessingJobName": [{"prefix": "churn-dev-monitor-"}, {"prefix": "churn-dev-model-quality-"}]},
+        ],
+    }
+    assert patterns["aws.states"]["detail"]["stateMachineArn"] == [STATE_MACHINE, QUALITY_MACHINE]
+    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert (variables["SCHEDULE_NAME"], variables["QUALITY_SCHEDULE_NAME"]) == (SCHEDULE, QUALITY_SCHEDULE)
+    assert variables["QUALITY_STATE_MACHINE_ARN"] == QUALITY_MACHINE
+    assert len([r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]) == 1
+
+
+def managed_job_event(name: str, **detail) -> dict:
+    return {"source": "aws.sagemaker", "detail-type": "SageMaker Processing Job State Change",
+            "detail": {"ProcessingJobName": name, "ProcessingJobStatus": "Failed", **detail}}
+
+
+def test_managed_model_quality_jobs_are_matched_by_environment_arn_or_merge_role(monkeypatch):
+    quality_arn = MANAGED["monitoring_schedule_arn"].replace(SCHEDULE, QUALITY_SCHEDULE)
+    _, _, template = with_quality(MANAGED, job_name_prefixes=[], state_machine_arn=None,
+                                  monitoring_schedule_arn=quality_arn, job_role_arn=QUALITY_ROLE)
+    detail = rule_patterns(template)["aws.sagemaker"]["detail"]
+    assert detail["ProcessingJobStatus"] == ["Completed", "Failed", "Stopped"]
+    assert detail["$or"][1:] == [{"MonitoringScheduleArn": [MANAGED["monitoring_schedule_arn"], quality_arn]},
+                                 {"ProcessingJobName": [{"prefix": "groundtruth-merge-"}], "RoleArn": [QUALITY_ROLE]}]
+    assert "aws.states" not in rule_patterns(template)
+    names = {"sagemaker_endpoint_name": "churn-dev", "sagemaker_monitoring_schedule_name": QUALITY_SCHEDULE}
+    sent = [
+        managed_job_event("model-quality-monitoring-202105180100-e03b", Environment=names),
+        # The merge job's environment names neither endpoint nor schedule: its role says whose it is.
+        managed_job_event("groundtruth-merge-202105180100-e03b", RoleArn=QUALITY_ROLE,
+                          Environment={"dataset_source": "/opt/ml/processing/input_data"}),
+        managed_job_event("groundtruth-merge-202105180100-other", RoleArn="arn:aws:iam::123456789012:role/other"),
+        managed_job_event("model-quality-monitoring-202105180100-other",
+                          Environment={**names, "sagemaker_endpoint_name": "another-endpoint"}),
+    ]
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        routed = route(template, sent)
+    assert sorted(e["detail"]["ProcessingJobName"] for e in routed) == [
+        "groundtruth-merge-202105180100-e03b", "model-quality-monitoring-202105180100-e03b"]
+
+
+def test_run_event_pattern_wants_a_list_of_schedules():
+    with pytest.raises(TypeError, match="schedule_names must be a list of schedule names, not the string"):
+        alerts.run_event_pattern("churn-dev", SCHEDULE)
+
+
+def quality_alarms(template: dict) -> dict[str, dict]:
+    return {a["Properties"]["MetricName"]: a["Properties"] for a in template["Resources"].values()
+            if a["Type"] == "AWS::CloudWatch::Alarm"
+            and a["Properties"].get("Namespace") == "aws/sagemaker/Endpoints/model-metrics"}
+
+
+def test_one_alarm_per_configured_model_quality_metric():
+    stack = Stack(App(), "QualityAlarms")
+    auc_threshold = CfnParameter(stack, "AucThreshold").value_as_string  # a token, as the baseline's is
+    construct = RunAlerts(stack, "Alerts", RunAlertsProps(
+        endpoint_name="churn-dev", schedule_name=SCHEDULE, bucket_name=CONFIG.bucket_name,
+        bucket_key=kms.Key(stack, "BucketKey", enable_key_rotation=True), log_retention_days=14, retain=False,
+        model_quality=QualityAlertSource(schedule_name=QUALITY_SCHEDULE, alarms=[
+            ("auc", auc_threshold, LESS_THAN), ("recall", "0.47", LESS_THAN),
+            ("false_positive_rate", "0.2", GREATER_THAN)])))
+    template = Template.from_stack(stack).to_json()
+    alarms = quality_alarms(template)
+    assert list(alarms) == ["auc", "recall", "false_positive_rate"] and len(construct.quality_alarms) == 3
+    topic = ref(stack, construct.topic)
+    for name, alarm in alarms.items():
+        assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
+            {"Name": "Endpoint", "Value": "churn-dev"}, {"Name": "MonitoringSchedule", "Value": QUALITY_SCHEDULE}]
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (3600, 1, "notBreaching")
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [topic]
+        assert f": {name} of an hour's labelled predictions" in str(alarm["AlarmDescription"])
+        assert "model_quality.alarm_margins" in str(alarm["AlarmDescription"])
+    assert alarms["auc"]["Threshold"] == {"Ref": "AucThreshold"}
+    assert (alarms["recall"]["Threshold"], alarms["false_positive_rate"]["Threshold"]) == (0.47, 0.2)
+    assert [(a["ComparisonOperator"], a["Statistic"]) for a in alarms.values()] == [
+        ("LessThanThreshold", "Minimum"), ("LessThanThreshold", "Minimum"), ("GreaterThanThreshold", "Maximum")]
+    assert "baseline's value minus its margin" in alarms["recall"]["AlarmDescription"]
+    assert "baseline's value plus its margin" in alarms["false_positive_rate"]["AlarmDescription"]
+
+
+@pytest.mark.parametrize("alarm,problem", [
+    (("auc", "0.9", "LowerThanThreshold"), "comparison operator 'LowerThanThreshold' is not one of"),
+    (("auc", "high", LESS_THAN), "threshold 'high' is not a number"),
+])
+def test_a_bad_model_quality_alarm_is_named(alarm, problem):
+    with pytest.raises(ValueError, match=f"model-quality alarm on 'auc': {problem}"):
+        with_quality(alarms=[alarm])
+
+
+def test_aws_solutions_checks_pass_with_model_quality():
+    app = App()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    build(app, model_quality=QualityAlertSource(schedule_name=QUALITY_SCHEDULE, state_machine_arn=QUALITY_MACHINE,
+                                                alarms=[("auc", "0.89", LESS_THAN)]))
+    app.synth()

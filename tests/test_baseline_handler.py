@@ -1,4 +1,4 @@
-"""The baseline custom resource: pure logic, and the handlers' SageMaker calls against moto.
+"""The baseline custom resource: pure logic, and the handlers' SageMaker and S3 calls against moto.
 
 moto completes processing jobs immediately, stores no Environment, and lets a second job reuse a
 name; the tests set a job's status/FailureReason on moto's backend and emulate SageMaker's unique
@@ -6,6 +6,8 @@ names (ResourceInUse) where a case needs it.
 """
 
 from __future__ import annotations
+
+import json
 
 import baseline_handler
 import baseline_job
@@ -17,6 +19,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 
 from contract.errors import BaselineJobFailed, PropertiesError
+from contract.model_quality import BINARY, alarm_threshold_attribute, statistics_document
 
 REGION = "eu-west-1"
 PROPERTIES = {
@@ -308,3 +311,107 @@ def test_a_create_that_sagemaker_rejects_fails_with_the_service_message(sagemake
     monkeypatch.setattr(SageMakerModelBackend, "create_processing_job", reject)
     with pytest.raises(Exception, match="service limit for ml.m5.xlarge"):
         baseline_handler.on_event(event("Create"))
+
+
+# --- alarm thresholds (model quality) --------------------------------------------------------------
+
+MARGINS = {"auc": "0.05", "false_positive_rate": "0.1"}
+QUALITY = {**PROPERTIES, "ProblemType": BINARY, "AlarmMargins": MARGINS}
+
+
+def quality_statistics(**values: float) -> bytes:
+    section = {metric: {"value": value, "standard_deviation": "NaN"} for metric, value in values.items()}
+    return json.dumps(statistics_document(BINARY, section, 201)).encode()
+
+
+def test_thresholds_worsen_each_baseline_value_by_its_margin():
+    margins = {"auc": 0.05, "false_positive_rate": 0.1, "f0_5": 0.2}
+    thresholds = baseline_job.alarm_thresholds(
+        quality_statistics(auc=0.9, false_positive_rate=0.25, f0_5=0.7), "s3://b/statistics.json", BINARY, margins
+    )
+    # auc and f0_5 alarm when they fall (LessThanThreshold), the false-positive rate when it rises.
+    assert thresholds == {
+        alarm_threshold_attribute("auc"): repr(0.9 - 0.05),
+        alarm_threshold_attribute("false_positive_rate"): repr(0.25 + 0.1),
+        alarm_threshold_attribute("f0_5"): repr(0.7 - 0.2),
+    }
+    assert alarm_threshold_attribute("f0_5") == "AlarmThresholdf05"
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (quality_statistics(auc=0.9)[:40], r"s3://b/x/statistics.json is not valid JSON"),
+        (b"", r"s3://b/x/statistics.json is not valid JSON"),
+        (quality_statistics(auc=0.9), r"s3://b/x/statistics.json has no metric 'false_positive_rate'"),
+        (b'{"regression_metrics": {}}', r"s3://b/x/statistics.json: \$: no binary_classification_metrics"),
+        (
+            quality_statistics(false_positive_rate=0.1, auc="high"),
+            r"statistics.json: \$.binary_classification_metrics.auc",
+        ),
+    ],
+)
+def test_a_bad_statistics_file_fails_naming_the_file_and_the_metric(document, message):
+    with pytest.raises(BaselineJobFailed, match=message):
+        baseline_job.alarm_thresholds(
+            document, "s3://b/x/statistics.json", BINARY, {"auc": 0.1, "false_positive_rate": 0.1}
+        )
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"ProblemType": None}, "ProblemType is missing: AlarmMargins needs it"),
+        ({"ProblemType": "Ranking"}, "ProblemType 'Ranking' must be one of"),
+        ({"AlarmMargins": {"mae": "1"}}, "'mae' is not a BinaryClassification metric"),
+        ({"AlarmMargins": {"auc": "-0.1"}}, "AlarmMargins.auc must be a number >= 0"),
+        ({"AlarmMargins": {"auc": "a lot"}}, "AlarmMargins.auc must be a number >= 0"),
+        ({"AlarmMargins": ["auc"]}, "AlarmMargins must map metric names to numbers"),
+    ],
+)
+def test_bad_alarm_properties_name_the_property(changes, message):
+    with pytest.raises(PropertiesError, match=message):
+        baseline_job.BaselineSpec.from_properties({**QUALITY, **changes})
+
+
+def test_margins_do_not_change_the_job():
+    assert baseline_job.job_name(spec(**QUALITY)) == baseline_job.job_name(spec())
+    assert spec(**QUALITY).alarm_margins == {"auc": 0.05, "false_positive_rate": 0.1}
+
+
+@pytest.fixture
+def bucket(sagemaker):
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket="churn-monitor-dev", CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
+
+
+def test_is_complete_returns_the_thresholds_and_an_update_of_a_margin_only_recomputes_them(sagemaker, bucket):
+    physical_id = baseline_handler.on_event(event("Create", QUALITY))["PhysicalResourceId"]
+    key = f"baselines/{physical_id}/statistics.json"
+    with pytest.raises(BaselineJobFailed, match=f"cannot read s3://churn-monitor-dev/{key} \\(NoSuchKey"):
+        baseline_handler.is_complete(event("Create", QUALITY, physical_id))
+    bucket.put_object(Bucket="churn-monitor-dev", Key=key, Body=quality_statistics(auc=0.9, false_positive_rate=0.2))
+    data = baseline_handler.is_complete(event("Create", QUALITY, physical_id))["Data"]
+    assert data["BaseliningJobName"] == physical_id
+    assert data["AlarmThresholdauc"] == repr(0.9 - 0.05)
+    assert data["AlarmThresholdfalsepositiverate"] == repr(0.2 + 0.1)
+
+    # CloudFormation sends an Update; the Provider calls is_complete after on_event for it too.
+    wider = {**QUALITY, "AlarmMargins": {**MARGINS, "auc": "0.2"}}
+    assert baseline_handler.on_event(event("Update", wider, physical_id)) == {"PhysicalResourceId": physical_id}
+    assert job_names(sagemaker) == [physical_id]
+    assert baseline_handler.is_complete(event("Update", wider, physical_id))["Data"]["AlarmThresholdauc"] == repr(
+        0.9 - 0.2
+    )
+
+    bucket.put_object(Bucket="churn-monitor-dev", Key=key, Body=b'{"version": 0.0, "dataset": {"item_co')
+    with pytest.raises(BaselineJobFailed, match=f"s3://churn-monitor-dev/{key} is not valid JSON"):
+        baseline_handler.is_complete(event("Update", wider, physical_id))
+
+
+def test_a_data_quality_baseline_reads_no_statistics(sagemaker):
+    """No margins: no S3 read (the data-quality handler role has no S3 permission)."""
+    physical_id = baseline_handler.on_event(event("Create"))["PhysicalResourceId"]
+    data = baseline_handler.is_complete(event("Create", physical_id=physical_id))["Data"]
+    assert not [name for name in data if name.startswith("AlarmThreshold")]

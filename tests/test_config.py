@@ -108,3 +108,49 @@ def test_invalid_rollout_settings_name_the_nested_key_and_the_fix(overrides, key
 def test_a_rollout_that_is_not_a_known_object_is_rejected(value, message):
     with pytest.raises(ConfigError, match=message):
         load_config(context_with(rollout=value), "dev")
+
+
+def quality_with(**overrides):
+    context = cdk_context()
+    return context_with(model_quality={**context["environments"]["dev"]["model_quality"], **overrides})
+
+
+def test_model_quality_is_configured_per_environment_with_the_label_delay_as_offsets():
+    for env in ("dev", "prod"):
+        quality = load_config(cdk_context(), env).model_quality
+        assert quality.enabled and quality.problem_type == "BinaryClassification"
+        # The hour that ended 24 h before the run, with the labels collected since.
+        assert (quality.start_hours, quality.end_hours, quality.capture_hours) == (-25, -24, 1)
+        assert quality.label_days == 2 and quality.max_runtime_seconds <= 1800
+        assert set(quality.alarm_margins) >= {"auc", "recall"}
+    assert load_config(quality_with(start_time_offset="-P1DT1H")).model_quality.start_hours == -25
+    assert not load_config(quality_with(enabled=False)).model_quality.enabled
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"start_time_offset": "PT25H"}, r"model_quality.start_time_offset = 'PT25H' is invalid: expected a negative"),
+        ({"end_time_offset": "-PT30M"}, r"model_quality.end_time_offset = '-PT30M' is invalid"),
+        ({"end_time_offset": "-PT26H"}, r"end_time_offset = '-PT26H' is invalid: expected 1 to 24 hours after"),
+        ({"start_time_offset": "-P3D", "end_time_offset": "-PT48H"}, r"fit a processing job's 10 inputs"),
+        ({"max_runtime_seconds": 3600}, r"60 to 1800 seconds"),
+        ({"problem_type": "Binary"}, r"problem_type = 'Binary' is invalid: expected BinaryClassification or"),
+        ({"probability_threshold": 1.5}, r"probability_threshold = 1.5 is invalid"),
+        ({"probability_threshold": "0.5"}, r"probability_threshold = '0.5' must be a number"),
+        ({"alarm_margins": {"acu": 0.1}}, r"alarm_margins.acu = 'acu' is invalid: expected a metric of the "
+                                          r"BinaryClassification constraints: recall, precision"),
+        ({"alarm_margins": {"auc": -1}}, r"alarm_margins.auc = -1 is invalid: expected a number >= 0"),
+        ({"enabled": "yes"}, r"model_quality.enabled = 'yes' is invalid: expected true or false"),
+        ({"baseline_dataset_uri": "data/validation.csv"}, r"baseline_dataset_uri = 'data/validation.csv'"),
+        ({"label_delay": 24}, r"model_quality has unknown keys \['label_delay'\]"),
+    ],
+)
+def test_invalid_model_quality_settings_name_the_nested_key_and_the_fix(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(quality_with(**overrides))
+
+
+def test_the_input_limit_applies_to_the_self_hosted_engine_only():
+    wide = quality_with(start_time_offset="-P3D", end_time_offset="-PT48H")
+    assert load_config(wide, engine="managed").model_quality.capture_hours == 24

@@ -3,6 +3,7 @@ that SageMaker, the monitoring runs or Step Functions publish (names from the co
 it draws is the one an alarm or the analyzer applies."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,8 @@ from analyzer.baseline import profile_dataset
 from analyzer.metrics import metric_data
 from contract import metrics
 from contract.documents import MODEL_OUTPUT_FEATURE, MonitoringConfig, Statistics
-from contract.layout import schedule_name
+from contract.layout import model_quality_schedule_name, schedule_name
+from contract.model_quality import BINARY, NAMESPACE, published_metric_names
 from stacks.app_builder import PROJECT_ROOT
 from stacks.config import load_config
 from tests.stack_fixtures import cdk_context, templates
@@ -36,7 +38,9 @@ def _text(value):
 def dashboard(env, engine=None):
     template = templates(env, engine)["monitoring"]
     (resource,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
-    return _text(resource["Properties"]["DashboardName"]), json.loads(_text(resource["Properties"]["DashboardBody"]))
+    # A number token (an alarm's threshold from the baseline) stands unquoted in the body: quote it to parse.
+    body = re.sub(r'(?<="value":)(\{GetAtt:[^}]*\})', r'"\1"', _text(resource["Properties"]["DashboardBody"]))
+    return _text(resource["Properties"]["DashboardName"]), json.loads(body)
 
 
 def drawn_metrics(widget):
@@ -75,9 +79,9 @@ def published_drift_metrics():
 def test_every_drawn_metric_is_one_that_is_published(env, engine, published_drift_metrics):
     endpoint = load_config(cdk_context(), env).endpoint_name
     template = templates(env, engine)["monitoring"]
-    # The self-hosted engine's runs (the baseline's Provider framework has a waiter state machine too).
-    machines = [k for k in template.find_resources("AWS::StepFunctions::StateMachine") if k.startswith("SelfHosted")]
-    machine_id = machines[0] if machines else None
+    # The self-hosted engine's runs (the baselines' Provider frameworks have waiter state machines too).
+    machines = [k for k in template.find_resources("AWS::StepFunctions::StateMachine")
+                if k.startswith(("SelfHostedScheduleStateMachine", "SelfHostedModelQualityScheduleStateMachine"))]
     _, body = dashboard(env, engine)
     published = published_drift_metrics(endpoint)
     namespaces = set()
@@ -92,11 +96,17 @@ def test_every_drawn_metric_is_one_that_is_published(env, engine, published_drif
                                       metrics.VARIANT_NAME_DIMENSION: "AllTraffic"}
             elif namespace == metrics.NAMESPACE:
                 assert (metric_name, json.dumps(dimensions, sort_keys=True)) in published, metric_name
+            elif namespace == NAMESPACE:
+                assert metric_name in published_metric_names(BINARY)
+                assert dimensions == {metrics.ENDPOINT_DIMENSION: endpoint,
+                                      metrics.SCHEDULE_DIMENSION: model_quality_schedule_name(endpoint)}
             else:
-                assert namespace == STATES_NAMESPACE and machine_id is not None
-                assert dimensions == {"StateMachineArn": "{Ref:" + machine_id + "}"}
-    expected = {None, metrics.ENDPOINT_NAMESPACE, metrics.NAMESPACE} | ({STATES_NAMESPACE} if machine_id else set())
+                assert namespace == STATES_NAMESPACE
+                assert dimensions["StateMachineArn"] in ["{Ref:" + machine + "}" for machine in machines]
+    expected = {None, metrics.ENDPOINT_NAMESPACE, metrics.NAMESPACE, NAMESPACE} | (
+        {STATES_NAMESPACE} if machines else set())
     assert namespaces == expected
+    assert len(machines) == (0 if engine == "managed" else 2)
 
 
 @pytest.mark.parametrize("engine", [None, "managed"])
@@ -108,7 +118,8 @@ def test_the_drift_metrics_are_in_the_namespace_the_runs_may_publish_to(engine):
     _, body = dashboard("dev", engine)
     drift = {namespace for w in graphs(body).values() for namespace, name, _, _ in drawn_metrics(w)
              if name and name.startswith(metrics.feature_drift_metric(""))}
-    assert drift == allowed == {metrics.NAMESPACE}
+    assert drift == {metrics.NAMESPACE}
+    assert allowed == {metrics.NAMESPACE, NAMESPACE}  # data quality's and model quality's runs
 
 
 def test_drift_is_drawn_for_each_alarmed_feature_and_the_models_output():
@@ -179,5 +190,24 @@ def test_the_managed_engine_says_where_its_run_status_is():
     body = dashboard("dev", "managed")[1]
     texts = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text"]
     assert any(f"--monitoring-schedule-name {schedule_name('churn-dev')}" in text for text in texts)
-    assert "Model quality is not on this dashboard yet" in texts[0]
+    assert any(f"--monitoring-schedule-name {model_quality_schedule_name('churn-dev')}" in text for text in texts)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_model_quality_alarm_is_drawn_over_the_metric_it_watches(env):
+    config = load_config(cdk_context(), env)
+    alarms = templates(env)["monitoring"].find_resources("AWS::CloudWatch::Alarm")
+    quality = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()
+               if a["Properties"].get("Namespace") == NAMESPACE}
+    assert sorted(quality) == sorted(config.model_quality.alarm_margins)
+    drawn = {title: widget for title, widget in graphs(dashboard(env)[1]).items() if title.startswith("Model quality")}
+    assert len(drawn) == len(quality)
+    for widget in drawn.values():
+        ((namespace, name, dimensions, _),) = drawn_metrics(widget)
+        alarm = quality[name]
+        assert namespace == alarm["Namespace"] == NAMESPACE
+        assert dimensions == {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+            metrics.ENDPOINT_DIMENSION: f"churn-{env}",
+            metrics.SCHEDULE_DIMENSION: model_quality_schedule_name(f"churn-{env}")}
+        assert annotations(widget) == ["{GetAtt:" + ".".join(alarm["Threshold"]["Fn::GetAtt"]) + "}"]
 

@@ -32,6 +32,21 @@ def test_summary_names_stacks_endpoint_capture_bucket_and_engine(env, engine):
     assert "dashboard: <endpoint>-<region>" in text
 
 
+@pytest.mark.parametrize(("env", "engine"), [("dev", "self-hosted"), ("prod", "managed")])
+def test_summary_lists_the_model_quality_resources(env, engine):
+    app, _ = build_app(env, engine)
+    text = deploy_summary.summarize(Path(app.synth().directory))
+    assert "ground truth: s3://<capture bucket>/ground-truth/<endpoint>/yyyy/mm/dd/HH/" in text
+    assert "GroundTruthWriterPolicyArn" in text
+    assert "model-quality baseline: scores the validation set's predictions during the deploy" in text
+    assert f"churnmonitor-{env}-mq-baseline-<content hash>" in text
+    if engine == "managed":
+        assert (f"Model Monitor ModelQuality schedule churn-{env}-model-quality, cron(0 * ? * * *); captures from "
+                "-PT25H to -PT24H of each run joined with the labels collected since") in text
+    else:
+        assert f"EventBridge Scheduler churn-{env}-model-quality" in text
+
+
 def test_missing_assembly_names_the_fix(tmp_path, capsys):
     assert deploy_summary.main([str(tmp_path)]) == 2
     assert "run `make synth` first" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from tests.stack_fixtures import (
     cdk_context,
     fake_baseline_dataset,
     fake_model_artifact,
+    fake_validation_dataset,
     import_from_asset,
     lambda_asset,
     templates,
@@ -85,7 +86,8 @@ def build_monitoring(**overrides) -> Template:
     context = cdk_context()
     context["environments"]["dev"].update(overrides)
     app = App(context=context)
-    sources = replace(DEFAULT_MONITORING_SOURCES, baseline_dataset=fake_baseline_dataset())
+    sources = replace(DEFAULT_MONITORING_SOURCES, baseline_dataset=fake_baseline_dataset(),
+                      validation_dataset=fake_validation_dataset())
     stacks = build_environment(
         app,
         load_config(context, env_name="dev", engine="managed"),
@@ -260,10 +262,16 @@ def test_managed_job_definition_name_is_versioned_by_content():
     assert name_start(build_monitoring(monitoring_instance_type="ml.m5.large")) != default
 
 
+def schedule_of_type(template: Template, monitoring_type: str) -> dict:
+    (schedule,) = [s for s in resources(template, "AWS::SageMaker::MonitoringSchedule").values()
+                   if s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] == monitoring_type]
+    return schedule
+
+
 def test_managed_schedule_runs_hourly_after_its_job_definition():
     template = monitoring("managed")
     definition_id, _ = only(template, "AWS::SageMaker::DataQualityJobDefinition")
-    _, schedule = only(template, "AWS::SageMaker::MonitoringSchedule")
+    schedule = schedule_of_type(template, "DataQuality")
     config = schedule["Properties"]["MonitoringScheduleConfig"]
     assert schedule["Properties"]["MonitoringScheduleName"] == "churn-dev-data-quality"
     assert config["ScheduleConfig"] == {"ScheduleExpression": CRON}
@@ -288,9 +296,10 @@ def test_managed_job_role_reads_captures_and_baseline_writes_reports_and_its_met
         ]
     )
     assert allowed["s3:PutObject"] == [f"arn:aws:s3:::{BUCKET}/reports/churn-dev/churn-dev-data-quality/*"]
-    assert statement(statements, "ListCapturesAndBaseline")["Condition"]["StringLike"]["s3:prefix"][0] == (
-        "datacapture/churn-dev/AllTraffic/*"
-    )
+    assert statement(statements, "ListInputs")["Condition"]["StringLike"]["s3:prefix"] == [
+        "datacapture/churn-dev/AllTraffic/*", {"Fn::Join": ["", ["baselines/", {"Fn::GetAtt": [
+            baseline_id, "BaseliningJobName"]}, "/*"]]},
+    ]
     assert statement(statements, "PublishDataQualityMetrics")["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"}
     }
@@ -310,7 +319,8 @@ def test_self_hosted_schedule_starts_the_state_machine_hourly_with_the_scheduled
         for k in resources(template, "AWS::StepFunctions::StateMachine")
         if k.startswith("SelfHostedSchedule")
     )
-    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    schedule = next(v for k, v in resources(template, "AWS::Scheduler::Schedule").items()
+                    if k.startswith("SelfHostedSchedule"))
     assert schedule["Properties"]["ScheduleExpression"] == CRON
     assert schedule["Properties"]["ScheduleExpressionTimezone"] == "Etc/UTC"
     assert schedule["Properties"]["Name"] == "churn-dev-data-quality"

@@ -229,3 +229,69 @@ def test_the_synthesized_jobs_run_locally_and_match_the_offline_analyzer(synthes
     assert any(d["MetricName"] == "feature_baseline_drift_Day Mins" for d in data)
     batches = evaluate(definition["States"]["PublishMetrics"]["Items"], {"input": data})
     assert [datum for batch in batches for datum in batch["MetricData"]] == data
+
+
+# --- the model-quality baselining job ----------------------------------------------------------------
+
+VALIDATION_SET = Path(__file__).resolve().parent.parent / "model" / "build" / "validation-predictions.csv"
+# statistics.json records when it was computed: both runs get this moment, so their files compare byte
+# for byte. Everything else runs as `python3 -m analyzer ...` does, with the package from the code zip.
+FROZEN_CLOCK = """
+import datetime, runpy
+import contract.model_quality
+class Frozen(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.datetime(2026, 12, 2, 15, 4, 5, 678000, tzinfo=datetime.UTC)
+contract.model_quality.datetime = Frozen
+runpy.run_module("analyzer", run_name="__main__", alter_sys=True)
+"""
+
+
+def quality_baseline_request(template: dict) -> dict:
+    """The model-quality baselining job's request, its `python3 -m analyzer` run with the frozen clock."""
+    resources = [r for r in template["Resources"].values() if r["Type"] == "Custom::ModelQualityBaseline"]
+    properties = {
+        key: value if key in ("Environment", "ContainerEntrypoint", "AlarmMargins") else render(value)
+        for key, value in resources[0]["Properties"].items()
+    }
+    spec = baseline_job.BaselineSpec.from_properties(properties)
+    request = baseline_job.processing_job_request(spec, baseline_job.job_name(spec))
+    entrypoint = request["AppSpecification"]["ContainerEntrypoint"]
+    assert entrypoint[:3] == ["python3", "-m", "analyzer"], entrypoint
+    request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", FROZEN_CLOCK, *entrypoint[3:]]
+    return request
+
+
+def test_the_synthesized_model_quality_baselining_job_matches_the_offline_cli(synthesized, tmp_path):
+    # Imported here: the module's head belongs to the monitoring part.
+    from contract.processing import CODE_INPUT, DATASET_INPUT, exit_message
+
+    template, staged_dir = synthesized
+    request = quality_baseline_request(template)
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]}
+    code = code_zip(staged_dir, tmp_path / "s3" / inputs[CODE_INPUT].rsplit("/", 1)[1])
+    process, env = run_locally(
+        request, tmp_path / "quality-baseline-job", {inputs[DATASET_INPUT]: VALIDATION_SET, inputs[CODE_INPUT]: code}
+    )
+    assert process.returncode == 0, process.stderr
+    assert Path(env["output_message_file"]).read_text() == exit_message(0)[1]
+
+    offline = tmp_path / "offline-quality-baseline"
+    cli = subprocess.run(
+        [
+            sys.executable, "-c", FROZEN_CLOCK, "suggest-baseline", "--dataset", str(VALIDATION_SET),
+            "--output", str(offline), "--problem-type", "BinaryClassification",
+            "--probability-attribute", "probability", "--inference-attribute", "prediction",
+            "--ground-truth-attribute", "label",
+        ],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    job_output = Path(env["output_path"])
+    assert sorted(p.name for p in job_output.iterdir()) == ["constraints.json", "statistics.json"]
+    for name in ("statistics.json", "constraints.json"):
+        assert (job_output / name).read_bytes() == (offline / name).read_bytes(), name
+    statistics = json.loads((job_output / "statistics.json").read_text())
+    rows = len(VALIDATION_SET.read_text().splitlines()) - 1
+    assert statistics["dataset"] == {"item_count": rows, "evaluation_time": "2026-12-02T15:04:05.678Z"}

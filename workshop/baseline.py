@@ -23,11 +23,11 @@ import xgboost as xgb
 
 from analyzer.quality_metrics import predict_from_scores
 from contract.documents import MODEL_OUTPUT_FEATURE
-from contract.model_quality import DEFAULT_PROBABILITY_THRESHOLD
+from contract.model_quality import DEFAULT_PROBABILITY_THRESHOLD, LABEL_COLUMN, PREDICTION_COLUMN, PROBABILITY_COLUMN
 from workshop.server import format_score
 
 # The validation set's columns: the attributes its model-quality baseline names.
-PROBABILITY, PREDICTION, LABEL = "probability", "prediction", "label"
+PROBABILITY, PREDICTION, LABEL = PROBABILITY_COLUMN, PREDICTION_COLUMN, LABEL_COLUMN
 
 
 class BaselineDatasetError(ValueError):

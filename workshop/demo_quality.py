@@ -35,6 +35,7 @@ from contract.layout import (
 from contract.model_quality import (
     BINARY,
     DEFAULT_PROBABILITY_THRESHOLD,
+    ENDPOINT_PROBABILITY_FIELD,
     LESS_THAN,
     OPERATOR,
     THRESHOLD,
@@ -43,7 +44,7 @@ from contract.model_quality import (
     metric_of_violation_name,
     statistics_section,
 )
-from contract.processing import MODEL_QUALITY, Env, monitoring_environment
+from contract.processing import QualityAttributes, quality_monitoring_environment
 from workshop import ground_truth, inspection, quality_report
 from workshop.baseline import LABEL, PREDICTION, PROBABILITY
 from workshop.emulator import Emulated, alert, processing_job
@@ -53,7 +54,7 @@ from workshop.store import S3Store, join
 HOUR = timedelta(hours=1)
 # The metrics the demo expects the concept-shifted hour to break (the "AUC, recall, F2").
 SHIFT_BREAKS = ("auc", "recall", "f2")
-PROBABILITY_FIELD = "0"  # the endpoint answers one score per line: its first (only) CSV field
+PROBABILITY_FIELD = ENDPOINT_PROBABILITY_FIELD
 
 
 def shown(path: Path) -> str:
@@ -206,10 +207,9 @@ class QualityLoop:
             out.line(format_table(["metric", "value", "was", "threshold"], rows))
             out.line(f"(constraint_violations.json words each as the service does: {result.violations[0].description})")
         job_name = monitoring_job_name(config.schedule_name, run_hour)
-        environment = {**monitoring_environment(config.endpoint_name, config.schedule_name, start, end),
-                       Env.ANALYSIS_TYPE: MODEL_QUALITY, Env.PROBLEM_TYPE: BINARY,
-                       Env.PROBABILITY_ATTRIBUTE: PROBABILITY_FIELD,
-                       Env.PROBABILITY_THRESHOLD: str(DEFAULT_PROBABILITY_THRESHOLD)}
+        attributes = QualityAttributes(BINARY, PROBABILITY_FIELD, DEFAULT_PROBABILITY_THRESHOLD)
+        environment = quality_monitoring_environment(config.endpoint_name, config.schedule_name, attributes,
+                                                     captures=(start, end), labels=(start, format_time(run_hour)))
         alerts = alert(self.aws, self.handler, processing_job(environment, report_uri), job_name,
                        config.schedule_name, result.message, run_hour + timedelta(minutes=9),
                        expect_alert=bool(result.violations))

@@ -6,7 +6,17 @@ Two event kinds reach the function (contract, section 8):
 - `Step Functions Execution Status Change`: the self-hosted engine's state machine failed. When it
   failed because its job did (error `JOB_FAILED_ERROR`), the cause is the job's DescribeProcessingJob
   subset and the run is read as that job's, like a job event: the alert names the job, its reason and
-  exit message, and shares the job's de-duplication key.
+  exit message, and shares the job's de-duplication key. The execution of the model-quality state
+  machine (`Defaults.quality_state_machine_arn`) is a run of the model-quality schedule.
+
+A managed model-quality execution is two jobs (`contract.events`): the merge job names neither endpoint
+nor schedule, so it is read as a run of the function's model-quality schedule (`Run.is_merge_job`), and
+it shares the analysis job's de-duplication key (`Run.dedup_id`): one execution, one alert.
+
+A run that had no data says which input was missing (`Run.missing`): the state machine's error name
+(`NO_DATA_ERROR`, `NO_LABELS_ERROR`) when it has one, else the input locations that a
+"Job inputs had no data" reason names (contract: the reason names the empty prefix; a join that matched
+nothing names both sides).
 
 Endpoint and schedule names come from the job's container environment when present (both engines
 set `sagemaker_endpoint_name` / `sagemaker_monitoring_schedule_name`), else from the report path,
@@ -20,18 +30,38 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from contract.errors import EventShapeError
-from contract.events import JOB_FAILED_ERROR, PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT
-from contract.layout import VIOLATIONS_FILE, report_folder_names, split_s3_uri
-from contract.processing import OUTPUT_PATH, Env, exit_message_has_violations
+from contract.events import (
+    JOB_FAILED_ERROR,
+    MERGE_JOB_PREFIX,
+    NO_DATA_ERROR,
+    NO_LABELS_ERROR,
+    PROCESSING_JOB_EVENT,
+    QUALITY_JOB_PREFIX,
+    STATE_MACHINE_EVENT,
+)
+from contract.layout import CAPTURE_PREFIX, GROUND_TRUTH_PREFIX, VIOLATIONS_FILE, report_folder_names, split_s3_uri
+from contract.processing import (
+    ENDPOINT_INPUT_PATH,
+    GROUND_TRUTH_INPUT_PATH,
+    MERGE_DATASET_PATH,
+    NO_DATA_REASON,
+    OUTPUT_PATH,
+    Env,
+    exit_message_has_violations,
+)
 
 logger = logging.getLogger("alerts")
 
 PROCESSING_JOB = "processing-job"
 STATE_MACHINE = "state-machine"
+# What a run without data lacked (`Run.missing`), and where each input is (the jobs' local paths, the S3 prefixes).
+CAPTURES, LABELS, UNMATCHED = "captures", "labels", "unmatched"
+_CAPTURE_LOCATIONS = (ENDPOINT_INPUT_PATH, MERGE_DATASET_PATH, f"/{CAPTURE_PREFIX}/")
+_LABEL_LOCATIONS = (GROUND_TRUTH_INPUT_PATH, f"/{GROUND_TRUTH_PREFIX}/")
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,10 @@ class Defaults:
     endpoint: str = "unknown-endpoint"
     schedule: str = "unknown-schedule"
     region: str = "us-east-1"
+    quality_schedule: str | None = None
+    """The model-quality schedule, when deployed."""
+    quality_state_machine_arn: str | None = None
+    """The self-hosted model-quality state machine: its failures are runs of `quality_schedule`."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +98,23 @@ class Run:
     """The analysed time window, when the job's environment says (`start_time` to `end_time`)."""
     notes: tuple[str, ...] = ()
     """Fields of the event that have an unexpected shape and were ignored (`detail.X is a list, ...`)."""
+    error: str = ""
+    """A state machine's error name (`contract.events`)."""
+
+    @property
+    def is_merge_job(self) -> bool:
+        """A managed model-quality execution's merge job (it writes no report: its analysis job does)."""
+        return self.kind == PROCESSING_JOB and self.run_id.startswith(MERGE_JOB_PREFIX)
+
+    @property
+    def dedup_id(self) -> str:
+        """The de-duplication key with `status`: the run, or for a merge job its execution's analysis job."""
+        return QUALITY_JOB_PREFIX + self.run_id.removeprefix(MERGE_JOB_PREFIX) if self.is_merge_job else self.run_id
+
+    @property
+    def missing(self) -> str | None:
+        """CAPTURES, LABELS or UNMATCHED (both sides named: nothing joined) for a run without data, else None."""
+        return missing_input(self.error, f"{self.failure_reason} {self.exit_message}")
 
     @property
     def report_uri(self) -> str | None:
@@ -74,6 +125,18 @@ class Run:
         """From the exit message (`CompletedWithViolations: ...` / `Completed: ...`); None if it
         does not say."""
         return exit_message_has_violations(self.exit_message)
+
+
+def missing_input(error: str, reason: str) -> str | None:
+    """What a run without data lacked, from its state machine's error name, else its reason's locations."""
+    if error in (NO_DATA_ERROR, NO_LABELS_ERROR):
+        return CAPTURES if error == NO_DATA_ERROR else LABELS
+    if NO_DATA_REASON not in reason:
+        return None
+    captures, labels = (any(place in reason for place in places) for places in (_CAPTURE_LOCATIONS, _LABEL_LOCATIONS))
+    if captures and labels:
+        return UNMATCHED
+    return CAPTURES if captures else LABELS if labels else None
 
 
 def console_host(region: str) -> str:
@@ -200,6 +263,8 @@ def _processing_job_run(event: Mapping, detail: Mapping, defaults: Defaults) -> 
     output_uri = reader.output_uri(detail)
     environment = reader.mapping(detail, "Environment", "detail")
     endpoint, schedule = _names(detail, environment, reader, output_uri)
+    if schedule is None and job_name.startswith(MERGE_JOB_PREFIX):
+        schedule = defaults.quality_schedule
     start, end = (reader.name(environment, key, "detail.Environment") for key in (Env.START_TIME, Env.END_TIME))
     return Run(
         kind=PROCESSING_JOB, run_id=job_name, status=status, endpoint=endpoint or defaults.endpoint,
@@ -227,21 +292,31 @@ def _failed_job(detail: Mapping) -> Mapping | None:
     return job if isinstance(job, Mapping) and all(isinstance(job.get(name), str) for name in names) else None
 
 
+def _machine_defaults(detail: Mapping, defaults: Defaults) -> Defaults:
+    """The defaults of a state machine's run: the model-quality machine's runs are that schedule's."""
+    machine = defaults.quality_state_machine_arn
+    quality = defaults.quality_schedule and (
+        detail.get("error") == NO_LABELS_ERROR or (machine is not None and detail.get("stateMachineArn") == machine))
+    return replace(defaults, schedule=defaults.quality_schedule) if quality else defaults
+
+
 def _state_machine_run(event: Mapping, detail: Mapping, defaults: Defaults) -> Run:
+    defaults = _machine_defaults(detail, defaults)
     job = _failed_job(detail)
     if job is not None:
         return _processing_job_run(event, job, defaults)
     execution_arn = _text(detail, "executionArn", "detail")
     region = _region(event, defaults)
     reader = _Reader()
-    reason = ": ".join(filter(None, (reader.text(detail, key, "detail") for key in ("error", "cause"))))
+    error = reader.text(detail, "error", "detail")
+    reason = ": ".join(filter(None, (error, reader.text(detail, "cause", "detail"))))
     return Run(
         kind=STATE_MACHINE, run_id=reader.name(detail, "name", "detail") or execution_arn.rsplit(":", 1)[-1],
         status=_text(detail, "status", "detail"), endpoint=defaults.endpoint, schedule=defaults.schedule,
         region=region,
         console_url=f"https://{console_host(region)}/states/home?region={region}#/v2/executions/details/"
                     f"{execution_arn}",
-        failure_reason=reason, notes=tuple(reader.notes),
+        failure_reason=reason, notes=tuple(reader.notes), error=error,
     )
 
 

@@ -2,6 +2,8 @@
 
 Invoked asynchronously by EventBridge (the rule narrows events to this stack's monitoring runs, so
 every run event received here is alerted on):
+- a managed model-quality execution's merge job `Completed` -> no alert (its analysis job, which follows,
+  reports the execution; a merge job that failed or was stopped ends the execution and alerts);
 - processing job `Completed` with violations -> a summary of `constraint_violations.json` (a data-quality
   run's, or a model-quality run's: told apart by its entries, `metric_name` instead of `feature_name`);
   `Completed` without violations -> no alert (a debug log line);
@@ -23,6 +25,9 @@ Environment variables:
                    `<prefix>/<run kind>/<job or execution name>/<status>`.
   ENDPOINT_NAME    endpoint named in alerts when the event does not say (default: `unknown-endpoint`).
   SCHEDULE_NAME    schedule named in alerts when the event does not say (default: `unknown-schedule`).
+  QUALITY_SCHEDULE_NAME      the model-quality schedule, if deployed: named for its runs that the event
+                             does not name (a managed merge job, a self-hosted state machine's failure).
+  QUALITY_STATE_MACHINE_ARN  the self-hosted model-quality state machine, whose failures are that schedule's.
   AWS_REGION       set by Lambda; used for console links when the event has no region.
 
 Powertools for AWS Lambda is not used: the function's JSON log format (set on the function) already
@@ -87,6 +92,8 @@ class Settings:
                 endpoint=environ.get(AlertsEnv.ENDPOINT_NAME) or events.Defaults.endpoint,
                 schedule=environ.get(AlertsEnv.SCHEDULE_NAME) or events.Defaults.schedule,
                 region=environ.get("AWS_REGION") or events.Defaults.region,
+                quality_schedule=environ.get(AlertsEnv.QUALITY_SCHEDULE_NAME) or None,
+                quality_state_machine_arn=environ.get(AlertsEnv.QUALITY_STATE_MACHINE_ARN) or None,
             ),
         )
 
@@ -150,6 +157,9 @@ def alert_for_run(run: events.Run, s3) -> summary.Alert | None:
         return None
     if run.status != JOB_COMPLETED:
         return summary.failure_alert(run)
+    if run.is_merge_job:
+        logger.info("Run %s merged captures with labels: no alert (its analysis job reports)", run.run_id)
+        return None
     if run.has_violations is False:
         logger.debug("Run %s completed with no violations (%s): no alert", run.run_id, run.exit_message)
         return None
@@ -173,7 +183,7 @@ def _marker_location(run: events.Run, settings: Settings) -> tuple[str, str] | N
     bucket = settings.marker_bucket or (split_s3_uri(run.report_uri)[0] if run.report_uri else None)
     if not bucket:
         return None
-    return bucket, f"{settings.marker_prefix}/{run.kind}/{run.run_id}/{run.status}"
+    return bucket, f"{settings.marker_prefix}/{run.kind}/{run.dedup_id}/{run.status}"
 
 
 def _claim(s3, bucket: str, key: str, alert: summary.Alert, event_id: str) -> bool | None:

@@ -5,7 +5,9 @@ model-quality run) and the run (`alerts.events`): no AWS calls, so every message
 report may hold thousands of violations; the body lists the worst few of each kind, counts the rest
 and links the full report, so a message stays far below SNS's 256 KB limit (a final byte budget
 guards anything unforeseen). A model-quality alert names each metric with its value, standard
-deviation and the threshold it broke, in the report's order (the service's check order).
+deviation and the threshold it broke, in the report's order (the service's check order). A model-quality
+run that had no data says which side was missing (`Run.missing`: the labels, the captures, or no label
+matched a prediction), so that a late label upload does not read as a bad model.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ import json
 import math
 from dataclasses import dataclass
 
-from alerts.events import STATE_MACHINE, Run, s3_console_url
+from alerts.events import CAPTURES, LABELS, STATE_MACHINE, UNMATCHED, Run, s3_console_url
 from contract.ground_truth import MERGE_SUMMARY_FILE
 from contract.layout import (
     CONSTRAINTS_FILE,
     STATISTICS_FILE,
     VIOLATIONS_FILE,
+    ground_truth_prefix,
     is_model_quality_schedule,
     split_s3_uri,
 )
 from contract.model_quality import LESS_THAN, QualityViolation
-from contract.processing import UNUSABLE_DATA_REASON
+from contract.processing import NO_DATA_REASON, UNUSABLE_DATA_REASON
 from contract.violations import (
     COMPLETENESS_CHECK,
     DATA_TYPE_CHECK,
@@ -71,6 +74,23 @@ _ADVICE = {
 _NO_QUALITY_DATA = ("The window had no captured requests or no ground-truth labels to merge with them (the reason "
                     "names the empty prefix): expected if the endpoint received no traffic, or if the labels of "
                     "the window are not uploaded yet (widen the schedule's ground-truth window for late labels).")
+# A model-quality run without data, by what it lacked (`Run.missing`): (subject words, what it means).
+_MISSING_QUALITY_DATA = {
+    LABELS: ("labels missing",
+             "The ground-truth labels were missing, not the model wrong: no label was collected in the run's label "
+             "window (the reason names the empty prefix), so the predictions could not be scored and the model's "
+             "quality is unknown for this hour. Check that the label pipeline uploads to {labels}/yyyy/mm/dd/HH/; "
+             "if labels arrive later than the schedule allows, widen its label delay (cdk.json model_quality "
+             "start_time_offset and end_time_offset)."),
+    CAPTURES: ("captures missing",
+               "The captured predictions were missing, not the model wrong: the window had no captured requests to "
+               "score (expected if the endpoint received no traffic in that hour; otherwise check its data "
+               "capture), so the model's quality is unknown for this hour."),
+    UNMATCHED: ("no label matched",
+                "No captured prediction matched a ground-truth label, so nothing was scored: this says nothing "
+                "about the model. Either the labels of these predictions are not uploaded yet (widen the label "
+                "delay), or they do not join: a label's eventId must hold the capture's inferenceId (or eventId)."),
+}
 _QUALITY_ADVICE = (
     "Open the run's report (`python -m workshop report --run <run folder> --baseline <baseline folder>`): "
     "the confusion matrix and the ROC and precision-recall curves against the baseline's.",
@@ -330,16 +350,28 @@ def failure_alert(run: Run) -> Alert:
     if run.output_uri:
         lines.append(f"Output folder (may be empty): {run.output_uri}")
     lines.append("")
-    if "no data" in f"{run.failure_reason} {run.exit_message}".lower():
-        # A failed run leaves no report to tell its kind: the schedule's name does (`contract.layout`).
-        quality = is_model_quality_schedule(run.schedule)
-        lines.append(_NO_QUALITY_DATA if quality else
-                     "The window had no captured requests: expected if the endpoint received no traffic.")
+    missing, meaning = _no_data_meaning(run)
+    if meaning:
+        lines.append(meaning)
     lines.append("Monitoring resumes with the next scheduled run; fix the cause if it repeats.")
     return Alert(
-        subject=_subject(f"{run.endpoint}: {what} {run.status} ({run.run_id})"),
+        subject=_subject(f"{run.endpoint}: {what} {run.status}{missing} ({run.run_id})"),
         body=_fit(lines), severity=CRITICAL, endpoint=run.endpoint, schedule=run.schedule, violation_count=0,
     )
+
+
+def _no_data_meaning(run: Run) -> tuple[str, str]:
+    """(": <what was missing>" for the subject, what it means) of a run that had no data; ("", "") otherwise."""
+    reason = f"{run.failure_reason} {run.exit_message}"
+    if run.missing is None and NO_DATA_REASON not in reason:
+        return "", ""
+    # A failed run leaves no report to tell its kind: the schedule's name does (`contract.layout`).
+    if not is_model_quality_schedule(run.schedule):
+        return "", "The window had no captured requests: expected if the endpoint received no traffic."
+    if run.missing is None:
+        return "", _NO_QUALITY_DATA
+    words, meaning = _MISSING_QUALITY_DATA[run.missing]
+    return f": {words}", meaning.format(labels=ground_truth_prefix(run.endpoint))
 
 
 def unreadable_alert(run: Run, problem: str, event_excerpt: object = None) -> Alert:

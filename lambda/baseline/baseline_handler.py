@@ -2,8 +2,9 @@
 
 `on_event` starts (or finds) the baselining processing job and returns its name as the physical id;
 `is_complete` is polled by the framework until the job completes (attributes `StatisticsS3Uri`,
-`ConstraintsS3Uri`, `BaseliningJobName`, `BaselineId`) or ends otherwise (the exception's message,
-with the job's FailureReason and ExitMessage, becomes the CloudFormation event's reason). The framework
+`ConstraintsS3Uri`, `BaseliningJobName`, `BaselineId`, and with alarm margins one `AlarmThreshold<metric>`
+each, from the job's statistics.json) or ends otherwise (the exception's message, with the job's
+FailureReason and ExitMessage, becomes the CloudFormation event's reason). The framework
 sends the responses to CloudFormation. The logic is in `baseline_job` (pure); boto3 ships with the runtime.
 """
 
@@ -16,6 +17,7 @@ from baseline_job import (
     REUSABLE,
     RUNNING,
     BaselineSpec,
+    alarm_thresholds,
     candidate_names,
     completion_data,
     failure_message,
@@ -25,6 +27,7 @@ from baseline_job import (
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.errors import BaselineJobFailed
+from contract.layout import split_s3_uri
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -47,14 +50,29 @@ def on_event(event: dict, context: object = None) -> dict:
 def is_complete(event: dict, context: object = None) -> dict:
     if event["RequestType"] == "Delete":
         return {"IsComplete": True}
+    spec = BaselineSpec.from_properties(event["ResourceProperties"])
     client = boto3.client("sagemaker")
     describe = client.describe_processing_job(ProcessingJobName=event["PhysicalResourceId"])
-    data = completion_data(describe, event["ResourceProperties"]["JobNamePrefix"])
+    data = completion_data(describe, spec.job_name_prefix)
     if data is None:
         log.info("Baseline job %s is %s", describe["ProcessingJobName"], describe["ProcessingJobStatus"])
         return {"IsComplete": False}
+    if spec.alarm_margins:
+        uri = data["StatisticsS3Uri"]
+        data.update(alarm_thresholds(read_object(uri), uri, spec.problem_type, spec.alarm_margins))
     log.info("Baseline job %s completed: %s", data["BaseliningJobName"], data)
     return {"IsComplete": True, "Data": data}
+
+
+def read_object(uri: str) -> bytes:
+    bucket, key = split_s3_uri(uri)
+    try:
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        raise BaselineJobFailed(
+            f"Alarm thresholds: cannot read {uri} ({error.response['Error'].get('Code')}: "
+            f"{error.response['Error'].get('Message', '')})."
+        ) from None
 
 
 def _already_exists(error: ClientError) -> bool:

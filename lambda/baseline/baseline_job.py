@@ -10,18 +10,32 @@ forever in SageMaker, and a failure may have been transient, e.g. instance capac
 
 The request is the contract's one processing-job specification (`contract.processing`), which the
 asset carries next to these modules.
+
+A model-quality baseline may carry alarm margins (`AlarmMargins`, metric -> margin, with `ProblemType`):
+once its job completed, each metric's alarm threshold is its baseline value worsened by the margin.
+The margins are not part of the content hash: changing one recomputes the thresholds from the same
+job's statistics.json (the Provider calls is_complete after every Update too) and reruns nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from contract.errors import BaselineJobFailed, PropertiesError
+from contract.errors import BaselineJobFailed, PropertiesError, QualityDocumentError
 from contract.layout import CONSTRAINTS_FILE, MAX_NAME, STATISTICS_FILE
+from contract.model_quality import (
+    LESS_THAN,
+    PROBLEM_TYPES,
+    QualityStatistics,
+    alarm_threshold_attribute,
+    statistics_section,
+    suggested_operators,
+)
 from contract.processing import (
     CODE_INPUT,
     CODE_INPUT_PATH,
@@ -64,6 +78,9 @@ class BaselineSpec:
     job: ProcessingJobSpec
     """Container, environment and resources of every attempt; `processing_job_request` adds the inputs
     and the output."""
+    problem_type: str | None = None
+    alarm_margins: Mapping[str, float] = field(default_factory=dict)
+    """metric -> margin of the alarm thresholds (model quality; not part of the content hash)."""
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> BaselineSpec:
@@ -95,6 +112,7 @@ class BaselineSpec:
         for key in ("DatasetUri", "OutputUri"):
             if not text(key).startswith("s3://"):
                 raise PropertiesError(f"{_WHAT} {key} must be an s3:// URI, got {properties[key]!r}.")
+        problem_type, margins = _alarm_settings(properties)
         return cls(
             job_name_prefix=prefix,
             dataset_uri=text("DatasetUri"),
@@ -110,7 +128,39 @@ class BaselineSpec:
                 environment=dict(environment),
                 entrypoint=tuple(entrypoint),
             ),
+            problem_type=problem_type,
+            alarm_margins=margins,
         )
+
+
+def _margin(metric: str, value: object) -> float:
+    try:
+        margin = float(value)
+    except (TypeError, ValueError):
+        margin = math.nan
+    if isinstance(value, bool) or not math.isfinite(margin) or margin < 0:
+        raise PropertiesError(f"{_WHAT} AlarmMargins.{metric} must be a number >= 0, got {value!r}.")
+    return margin
+
+
+def _alarm_settings(properties: Mapping[str, object]) -> tuple[str | None, dict[str, float]]:
+    """`ProblemType` and `AlarmMargins` (CloudFormation sends the margins as strings)."""
+    problem_type = properties.get("ProblemType") or None
+    margins = properties.get("AlarmMargins") or {}
+    if problem_type is not None and problem_type not in PROBLEM_TYPES:
+        raise PropertiesError(f"{_WHAT} ProblemType {problem_type!r} must be one of {', '.join(PROBLEM_TYPES)}.")
+    if not isinstance(margins, Mapping):
+        raise PropertiesError(f"{_WHAT} AlarmMargins must map metric names to numbers, got {margins!r}.")
+    if margins and problem_type is None:
+        raise PropertiesError(f"{_WHAT} ProblemType is missing: AlarmMargins needs it for the metrics' direction.")
+    operators = suggested_operators(problem_type) if margins else {}
+    for metric in margins:
+        if metric not in operators:
+            raise PropertiesError(
+                f"{_WHAT} AlarmMargins: {metric!r} is not a {problem_type} metric with a suggested constraint "
+                f"(one of {', '.join(operators)})."
+            )
+    return problem_type, {metric: _margin(metric, value) for metric, value in margins.items()}
 
 
 def content_hash(spec: BaselineSpec) -> str:
@@ -177,6 +227,37 @@ def completion_data(describe: Mapping, job_name_prefix: str) -> dict[str, str] |
     if status in FAILED:
         raise BaselineJobFailed(failure_message(describe))
     return None
+
+
+def alarm_thresholds(
+    text: bytes | str, source: str, problem_type: str, margins: Mapping[str, float]
+) -> dict[str, str]:
+    """The alarm-threshold attributes of a completed model-quality baseline: each metric's value in the
+    statistics document `text` (read from `source`) worsened by its margin, i.e. lowered for a
+    LessThanThreshold metric (a score) and raised for a GreaterThanThreshold one (an error)."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise BaselineJobFailed(
+            f"Alarm thresholds: {source} is not valid JSON ({error}); the baseline job's output is truncated "
+            "or damaged: read the job's logs, then change the dataset or the analyzer settings to run a new job."
+        ) from None
+    try:
+        statistics = QualityStatistics.of(document, source, problem_type)
+    except QualityDocumentError as error:
+        raise BaselineJobFailed(f"Alarm thresholds: {error}") from None
+    operators = suggested_operators(problem_type)
+    thresholds = {}
+    for metric, margin in margins.items():
+        value = statistics.metric(metric)
+        if value is None:
+            raise BaselineJobFailed(
+                f"Alarm thresholds: {source} has no metric {metric!r} in {statistics_section(problem_type)}; "
+                "remove it from the alarm margins or rerun the baseline with a dataset that gives it."
+            )
+        worse = value.value - margin if operators[metric] == LESS_THAN else value.value + margin
+        thresholds[alarm_threshold_attribute(metric)] = repr(worse)
+    return thresholds
 
 
 def failure_message(describe: Mapping) -> str:

@@ -1,5 +1,14 @@
 """Alerts for monitoring runs: EventBridge rules, the alerts Lambda, an encrypted SNS topic, a
-dead-letter queue for the Lambda's failures, and CloudWatch alarms on drift metrics of key features.
+dead-letter queue for the Lambda's failures, and CloudWatch alarms on drift metrics of key features and,
+with model quality, on its configured metrics.
+
+The model-quality schedule's runs (`QualityAlertSource`) reach the same rules and function as the
+data-quality schedule's: its names, job prefixes, schedule ARN and state machine join the same patterns.
+A managed model-quality execution is two jobs (`contract.events`): the analysis job is matched like any
+run (its environment names the endpoint and schedule), the merge job by its name prefix and the job
+definition's role (its environment names neither). The function drops a completed merge job (the
+analysis job that follows reports the execution) and keys a failed one's de-duplication marker by the
+execution, so one execution gives one alert.
 
 Lambda code without Docker (`lambda_assets`): the asset holds the handler package
 (`lambda/alerts/*.py` as `alerts/...`) and the `contract` package, which the handler imports.
@@ -16,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jsii
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -34,13 +43,17 @@ from contract.events import (
     ALARM_STATE_EVENT,
     CLOUDWATCH_SOURCE,
     FAILED_EXECUTION_STATUSES,
+    MERGE_JOB_PREFIX,
     PROCESSING_JOB_EVENT,
     SAGEMAKER_SOURCE,
     STATE_MACHINE_EVENT,
     STATES_SOURCE,
 )
+from contract.lambdas import AlertsEnv
 from contract.layout import REPORTS_PREFIX, alert_marker_prefix
 from contract.metrics import ENDPOINT_DIMENSION, NAMESPACE, SCHEDULE_DIMENSION, feature_drift_metric
+from contract.model_quality import LESS_THAN, OPERATORS
+from contract.model_quality import NAMESPACE as MODEL_METRICS_NAMESPACE
 from contract.processing import JOB_COMPLETED, TERMINAL_JOB_STATUSES, Env
 from stacks.constructs.lambda_assets import PROJECT_ROOT, handler_files, lambda_code
 from stacks.constructs.log_groups import log_group
@@ -53,6 +66,24 @@ HANDLER = "alerts.handler.handler"
 ASSET_FILES = handler_files(HANDLER_DIR, HANDLER_DIR.name)
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # cdk-nag L1 accepts only the newest Python runtime CDK knows
 ASYNC_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class QualityAlertSource:
+    """The model-quality schedule, whose runs alert like the data-quality schedule's."""
+
+    schedule_name: str
+    job_name_prefixes: Sequence[str] = ()
+    """Self-hosted engine: name prefixes of the processing jobs its state machine starts."""
+    monitoring_schedule_arn: str | None = None
+    """Managed engine: the model-quality schedule."""
+    job_role_arn: str | None = None
+    """Managed engine: the job definition's role, which its executions' merge jobs run with."""
+    state_machine_arn: str | None = None
+    """Self-hosted engine: its state machine, whose failures alert."""
+    alarms: Sequence[tuple[str, str, str]] = ()
+    """(metric name as published, threshold as a number token string, LESS_THAN or GREATER_THAN): one
+    alarm each; the threshold is the baseline's value worsened by the configured margin."""
 
 
 @dataclass(frozen=True)
@@ -84,24 +115,46 @@ class RunAlertsProps:
     rollback_alarm_names: Sequence[str] = ()
     """The endpoint stack's rollback alarms: their ALARM transitions (SageMaker is rolling an update back)
     are published to the topic by an EventBridge rule, as that stack cannot name this one's topic."""
+    model_quality: QualityAlertSource | None = None
+    """The model-quality schedule, when deployed: its runs alert through the same rules and function."""
+
+    @property
+    def sources(self) -> list[RunAlertsProps | QualityAlertSource]:
+        """The schedules whose runs alert: this one, and the model-quality one when given."""
+        return [self, *filter(None, [self.model_quality])]
 
 
-def run_event_pattern(endpoint_name: str, schedule_name: str, job_name_prefixes: Sequence[str] = (),
-                      monitoring_schedule_arn: str | None = None,
+def run_event_pattern(endpoint_name: str, schedule_names: Sequence[str], job_name_prefixes: Sequence[str] = (),
+                      monitoring_schedule_arns: Sequence[str] = (), merge_job_role_arns: Sequence[str] = (),
                       statuses: Sequence[str] = TERMINAL_JOB_STATUSES) -> events.EventPattern:
     """This stack's monitoring runs ending in one of `statuses`. A run is ours if its container environment
-    names this endpoint and schedule (both engines set these, contract section 2), or its job name has one
-    of the prefixes, or it belongs to the managed schedule."""
+    names this endpoint and one of the schedules (both engines set these, contract section 2), or its job
+    name has one of the prefixes, or it belongs to a managed schedule, or it is a managed model-quality
+    execution's merge job (name prefix, and the job definition's role)."""
+    if isinstance(schedule_names, str):
+        raise TypeError(f"schedule_names must be a list of schedule names, not the string {schedule_names!r}")
     ours: list[dict] = [{"Environment": {Env.ENDPOINT_NAME: [endpoint_name],
-                                         Env.SCHEDULE_NAME: [schedule_name]}}]
+                                         Env.SCHEDULE_NAME: list(schedule_names)}}]
     if job_name_prefixes:
         ours.append({"ProcessingJobName": [{"prefix": prefix} for prefix in job_name_prefixes]})
-    if monitoring_schedule_arn:
-        ours.append({"MonitoringScheduleArn": [monitoring_schedule_arn]})
+    if monitoring_schedule_arns:
+        ours.append({"MonitoringScheduleArn": list(monitoring_schedule_arns)})
+    if merge_job_role_arns:
+        ours.append({"ProcessingJobName": [{"prefix": MERGE_JOB_PREFIX}], "RoleArn": list(merge_job_role_arns)})
     detail: dict = {"ProcessingJobStatus": list(statuses)}
     # EventBridge's $or needs two or more alternatives.
     detail.update(ours[0] if len(ours) == 1 else {"$or": ours})
     return events.EventPattern(source=[SAGEMAKER_SOURCE], detail_type=[PROCESSING_JOB_EVENT], detail=detail)
+
+
+def _threshold(metric_name: str, threshold: str) -> float:
+    """A token (the baseline's value, known at deploy time) as a number token; a literal as its number."""
+    if Token.is_unresolved(threshold):
+        return Token.as_number(threshold)
+    try:
+        return float(threshold)
+    except ValueError:
+        raise ValueError(f"model-quality alarm on {metric_name!r}: threshold {threshold!r} is not a number") from None
 
 
 @jsii.implements(events.IRuleTarget)
@@ -130,6 +183,9 @@ class RunAlerts(Construct):
         self.rollback_rule = self._rollback_rule(props) if props.rollback_alarm_names else None
         self.drift_alarms = [self._drift_alarm(props, feature, alarm_action)
                              for feature in props.drift_alarm_features]
+        quality = props.model_quality
+        self.quality_alarms = [self._quality_alarm(props, quality, alarm, alarm_action)
+                               for alarm in (quality.alarms if quality else ())]
 
     def _topic(self, props: RunAlertsProps, removal: RemovalPolicy) -> None:
         """The alerts topic and its own key, which CloudWatch alarms may use."""
@@ -196,13 +252,7 @@ class RunAlerts(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            environment={
-                "ALERT_TOPIC_ARN": self.topic.topic_arn,
-                "MARKER_BUCKET": props.bucket_name,
-                "MARKER_PREFIX": marker_prefix,
-                "ENDPOINT_NAME": props.endpoint_name,
-                "SCHEDULE_NAME": props.schedule_name,
-            },
+            environment=self._environment(props, marker_prefix),
         )
 
         # L1 so the role keeps exactly the queue permissions granted above (the L2 destination's
@@ -216,6 +266,22 @@ class RunAlerts(Construct):
                     destination=self.dead_letters.queue_arn)),
         )
         invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send to the queue
+
+    def _environment(self, props: RunAlertsProps, marker_prefix: str) -> dict[str, str]:
+        """The function's settings (`contract.lambdas.AlertsEnv`)."""
+        environment = {
+            AlertsEnv.TOPIC_ARN: self.topic.topic_arn,
+            AlertsEnv.MARKER_BUCKET: props.bucket_name,
+            AlertsEnv.MARKER_PREFIX: marker_prefix,
+            AlertsEnv.ENDPOINT_NAME: props.endpoint_name,
+            AlertsEnv.SCHEDULE_NAME: props.schedule_name,
+        }
+        quality = props.model_quality
+        if quality:
+            environment[AlertsEnv.QUALITY_SCHEDULE_NAME] = quality.schedule_name
+            if quality.state_machine_arn:
+                environment[AlertsEnv.QUALITY_STATE_MACHINE_ARN] = quality.state_machine_arn
+        return environment
 
     def _dead_letter_alarm(self, props: RunAlertsProps, alarm_action: cloudwatch.IAlarmAction) -> None:
         self.dead_letter_alarm = cloudwatch.Alarm(
@@ -232,26 +298,32 @@ class RunAlerts(Construct):
         self.dead_letter_alarm.add_alarm_action(alarm_action)
 
     def _rules(self, props: RunAlertsProps) -> None:
-        """The EventBridge rules that send the ends of this stack's runs to the Lambda."""
+        """The EventBridge rules that send the ends of this stack's runs (both schedules) to the Lambda."""
         target = targets.LambdaFunction(self.function, retry_attempts=4, max_event_age=Duration.hours(2))
-        # The state machine reports its failed jobs itself (see RunAlertsProps.state_machine_arn).
-        statuses = (JOB_COMPLETED,) if props.state_machine_arn else TERMINAL_JOB_STATUSES
+        sources = props.sources
+        machines = [source.state_machine_arn for source in sources if source.state_machine_arn]
+        # The state machines report their failed jobs themselves (see RunAlertsProps.state_machine_arn).
+        statuses = (JOB_COMPLETED,) if machines else TERMINAL_JOB_STATUSES
+        quality = props.model_quality
+        merge_roles = [quality.job_role_arn] if quality and quality.job_role_arn else []
         self.run_rule = events.Rule(
             self, "RunStateChange",
             description=f"{props.endpoint_name}'s monitoring jobs that ended {', '.join(statuses)}",
-            event_pattern=run_event_pattern(props.endpoint_name, props.schedule_name, props.job_name_prefixes,
-                                            props.monitoring_schedule_arn, statuses),
+            event_pattern=run_event_pattern(
+                props.endpoint_name, [source.schedule_name for source in sources],
+                [prefix for source in sources for prefix in source.job_name_prefixes],
+                [source.monitoring_schedule_arn for source in sources if source.monitoring_schedule_arn],
+                merge_roles, statuses),
             targets=[target],
         )
         self.state_machine_rule = None
-        if props.state_machine_arn:
+        if machines:
             self.state_machine_rule = events.Rule(
                 self, "StateMachineFailure",
-                description=f"Failures of {props.endpoint_name}'s self-hosted monitoring state machine",
+                description=f"Failures of {props.endpoint_name}'s self-hosted monitoring state machines",
                 event_pattern=events.EventPattern(
                     source=[STATES_SOURCE], detail_type=[STATE_MACHINE_EVENT],
-                    detail={"status": list(FAILED_EXECUTION_STATUSES),
-                            "stateMachineArn": [props.state_machine_arn]}),
+                    detail={"status": list(FAILED_EXECUTION_STATUSES), "stateMachineArn": machines}),
                 targets=[target],
             )
 
@@ -320,3 +392,36 @@ class RunAlerts(Construct):
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         return alarm
+
+    def _quality_alarm(self, props: RunAlertsProps, quality: QualityAlertSource, alarm: tuple[str, str, str],
+                       action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
+        """An hour's model-quality metric worse than the baseline's value by more than the margin."""
+        metric_name, threshold, operator = alarm
+        if operator not in OPERATORS:
+            raise ValueError(f"model-quality alarm on {metric_name!r}: comparison operator {operator!r} is not "
+                             f"one of {', '.join(OPERATORS)}")
+        below = operator == LESS_THAN
+        # The worst value of the hour (a re-run publishes a second data point).
+        metric = cloudwatch.Metric(
+            namespace=MODEL_METRICS_NAMESPACE, metric_name=metric_name,
+            dimensions_map={ENDPOINT_DIMENSION: props.endpoint_name, SCHEDULE_DIMENSION: quality.schedule_name},
+            statistic="Minimum" if below else "Maximum", period=Duration.hours(1),
+        )
+        rule = "the model-quality baseline's value minus" if below else "the model-quality baseline's value plus"
+        created = cloudwatch.Alarm(
+            self, f"Quality{re.sub(r'[^A-Za-z0-9]', '', metric_name.title())}",
+            alarm_description=(
+                f"Model quality of {props.endpoint_name}: {metric_name} of an hour's labelled predictions is "
+                f"{'below' if below else 'above'} {threshold} ({rule} its margin in cdk.json "
+                f"model_quality.alarm_margins). Read the run's alert (constraint_violations.json and statistics.json "
+                f"in reports/{props.endpoint_name}/{quality.schedule_name}/); check the labels joined the right "
+                "predictions, then compare the same hours' data-quality runs: clean inputs mean concept drift "
+                "(retrain on recent labels and re-baseline)."),
+            metric=metric, threshold=_threshold(metric_name, threshold),
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD if below
+            else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(action)
+        created.add_ok_action(action)
+        return created

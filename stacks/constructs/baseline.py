@@ -1,18 +1,19 @@
-"""The data-quality baseline, computed at deploy time by a SageMaker Processing job.
+"""A deploy-time baseline (data quality, or model quality), computed by a SageMaker Processing job.
 
 A custom resource (CDK's Provider framework with an is_complete waiter; handlers in lambda/baseline/,
 bundled with the `contract` package) starts the job, waits for it, fails the deployment with the job's
 FailureReason/ExitMessage, and returns the statistics/constraints URIs as attributes. The job name
 hashes the dataset and analyzer settings: an unchanged deploy starts nothing, a changed dataset runs a
-new job and replaces the resource.
+new job and replaces the resource. A model-quality baseline with alarm margins also returns each
+metric's alarm threshold (its baseline value worsened by the margin, read from the job's
+statistics.json); the margins are not hashed, so changing one recomputes the thresholds only.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Aws, CustomResource, Duration, Stack, Validations
@@ -25,8 +26,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from contract.layout import BASELINE_PREFIX, split_s3_uri
-from contract.processing import DATASET_INPUT_PATH, DISABLED, OUTPUT_PATH, Env, csv_dataset_format
+from contract.layout import BASELINE_PREFIX, STATISTICS_FILE, split_s3_uri
+from contract.model_quality import alarm_threshold_attribute, suggested_operators
 from stacks.constructs.analyzer_job import (
     VOLUME_SIZE_GB,
     AnalyzerImage,
@@ -59,11 +60,32 @@ class BaselineProps:
     """Local training CSV, uploaded as an asset ..."""
     dataset_uri: str | None = None
     """... or an s3:// URI of a file or prefix (takes precedence)."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The analyzer container's variables (`contract.processing.baseline_environment` or
+    `quality_baseline_environment`)."""
+    kind: str = "data-quality"
+    """`data-quality` or `model-quality`: names the resource type and the job role."""
+    alarm_margins: Mapping[str, float] = field(default_factory=dict)
+    """Model quality: metric -> margin of the alarm thresholds (`Baseline.alarm_threshold`); empty for
+    data quality."""
+    problem_type: str | None = None
+    """Model quality: the problem type, whose suggested operators say which way a metric worsens."""
+
+
+def _check_alarm_margins(props: BaselineProps) -> None:
+    if not props.alarm_margins:
+        return
+    if not props.problem_type:
+        raise ValueError("alarm_margins need problem_type (it says which way each metric worsens)")
+    known = suggested_operators(props.problem_type)
+    unknown = [metric for metric in props.alarm_margins if metric not in known]
+    if unknown:
+        raise ValueError(f"alarm_margins {unknown}: not {props.problem_type} metrics; use {', '.join(known)}")
 
 
 class Baseline(Construct):
     """Exposes the custom resource's attributes: `statistics_uri`, `constraints_uri`, `job_name`,
-    `baseline_id`."""
+    `baseline_id`, and `alarm_threshold(metric)`."""
 
     def __init__(self, scope: Construct, construct_id: str, props: BaselineProps) -> None:
         super().__init__(scope, construct_id)
@@ -71,11 +93,13 @@ class Baseline(Construct):
             raise ValueError(f"job_name_prefix {props.job_name_prefix!r}: 1-48 letters, digits and hyphens")
         if props.timeout_minutes * 60 % QUERY_INTERVAL.to_seconds():
             raise ValueError("timeout_minutes must be a whole multiple of the query interval")
+        _check_alarm_margins(props)
+        self._alarm_margins = dict(props.alarm_margins)
         partition = Stack.of(self).partition
         self.job_role = processing_job_role(
             self,
             "JobRole",
-            description="Runs the deploy-time data-quality baselining job",
+            description=f"Runs the deploy-time {props.kind} baselining job",
             key=props.key,
             image=props.image,
         )
@@ -95,7 +119,7 @@ class Baseline(Construct):
             self,
             "Resource",
             service_token=provider.service_token,
-            resource_type="Custom::DataQualityBaseline",
+            resource_type=f"Custom::{props.kind.title().replace('-', '')}Baseline",
             properties=self._properties(props, dataset_uri),
         )
         # The job must be able to read and write with its policy as soon as it starts.
@@ -106,10 +130,21 @@ class Baseline(Construct):
         self.baseline_id = resource.get_att_string("BaselineId")
         self.resource = resource
 
+    def alarm_threshold(self, metric: str) -> str:
+        """The alarm threshold of `metric` (a token): the baseline's value worsened by its margin."""
+        if metric not in self._alarm_margins:
+            raise ValueError(
+                f"no alarm margin for {metric!r}: the baseline has margins for "
+                f"{', '.join(self._alarm_margins) or 'no metric'}"
+            )
+        return self.resource.get_att_string(alarm_threshold_attribute(metric))
+
     def _provider(self, props: BaselineProps) -> cr.Provider:
         """The Provider framework with the two handlers, all logging to log groups of this construct."""
         on_event = self._function("OnEvent", "on_event", props, sagemaker_write=True)
         is_complete = self._function("IsComplete", "is_complete", props, sagemaker_write=False)
+        if props.alarm_margins:
+            self._grant_read_statistics(is_complete.role, props)
         provider_logs = self._log_group("ProviderLogs", props)
         # Own roles for the framework's functions: log writes to their log group only (instead of the
         # AWS-managed basic execution policy); the framework adds its invoke and start permissions.
@@ -144,28 +179,52 @@ class Baseline(Construct):
         self._acknowledge_provider_findings(provider, framework_roles.values(), on_event, is_complete)
         return provider
 
+    def _grant_read_statistics(self, role: iam.IRole, props: BaselineProps) -> None:
+        """is_complete reads the completed job's statistics.json for the alarm thresholds."""
+        statistics = (
+            f"arn:{Stack.of(self).partition}:s3:::{props.bucket_name}/{BASELINE_PREFIX}/"
+            f"{props.job_name_prefix}*/{STATISTICS_FILE}"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadBaselineStatistics", actions=["s3:GetObject"], resources=[statistics])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptBaselineStatistics",
+                actions=["kms:Decrypt"],
+                resources=[props.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            statistics,
+            "Job names end in a content hash computed at deploy time; the handler reads the statistics.json "
+            "of this baseline's jobs only.",
+        )
+
     def _properties(self, props: BaselineProps, dataset_uri: str) -> dict:
         """The custom resource's properties: what `baseline_job.BaselineSpec` reads."""
+        alarms = {}
+        if props.problem_type:
+            alarms["ProblemType"] = props.problem_type
+        if props.alarm_margins:
+            # As CloudFormation delivers them anyway: strings.
+            alarms["AlarmMargins"] = {metric: repr(float(m)) for metric, m in props.alarm_margins.items()}
         return {
             "JobNamePrefix": props.job_name_prefix,
             "RoleArn": self.job_role.role_arn,
             "ImageUri": props.image.uri,
             "ContainerEntrypoint": list(props.image.entrypoint),
             "CodeUri": props.image.code.s3_uri if props.image.code else "",
-            "Environment": props.image.environment(
-                {
-                    Env.DATASET_FORMAT: json.dumps(csv_dataset_format()),
-                    Env.DATASET_SOURCE: DATASET_INPUT_PATH,
-                    Env.OUTPUT_PATH: OUTPUT_PATH,
-                    Env.PUBLISH_METRICS: DISABLED,
-                }
-            ),
+            "Environment": props.image.environment(dict(props.environment)),
             "DatasetUri": dataset_uri,
             "OutputUri": f"s3://{props.bucket_name}/{BASELINE_PREFIX}",
             "KmsKeyArn": props.key.key_arn,
             "InstanceType": props.instance_type,
             "VolumeSizeInGB": str(VOLUME_SIZE_GB),
             "MaxRuntimeInSeconds": str(props.timeout_minutes * 60),
+            **alarms,
         }
 
     def _grant_dataset(self, props: BaselineProps) -> str:

@@ -1,11 +1,10 @@
 """One CloudWatch dashboard per endpoint: traffic, errors and latency of the variant, the data-quality drift
-of the alarmed features and of the model's output, the monitoring runs and every alarm, with the alarm
-thresholds drawn as horizontal annotations.
+of the alarmed features and of the model's output, the model-quality metrics of the alarms, the monitoring
+runs and every alarm, with the alarm thresholds drawn as horizontal annotations.
 
 Metrics come from the metric factory (`metric_factory.EndpointMetrics`), so the graphs show what the alarms
 watch. The endpoint graphs show the whole variant (both fleets during an update); the rollback alarms
-themselves watch the new fleet only (see `churn_endpoint`). Model quality is not drawn: no model-quality
-metrics exist yet.
+themselves watch the new fleet only (see `churn_endpoint`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contract.documents import MODEL_OUTPUT_FEATURE, MonitoringConfig
-from contract.layout import schedule_name
+from contract.layout import model_quality_schedule_name, schedule_name
 from contract.metrics import INVOCATION_4XX_ERRORS, INVOCATION_5XX_ERRORS, INVOCATION_MODEL_ERRORS
 from stacks.config import CANARY, RollbackAlarms, RolloutPolicy
 from stacks.constructs.metric_factory import RUN_PERIOD, EndpointMetrics
@@ -43,6 +42,10 @@ class EndpointDashboardProps:
     """Alarms on the monitoring machinery itself (the alerts Lambda's dead letters)."""
     state_machine: sfn.IStateMachine | None = None
     """The self-hosted engine's state machine, whose executions are the runs; None for the managed engine."""
+    quality_alarms: Sequence[cloudwatch.Alarm] = ()
+    """The model-quality alarms (one per metric of `model_quality.alarm_margins`); none: model quality off."""
+    quality_state_machine: sfn.IStateMachine | None = None
+    """The self-hosted engine's model-quality state machine."""
 
 
 def _threshold(value: float, label: str) -> cloudwatch.HorizontalAnnotation:
@@ -69,7 +72,8 @@ class EndpointDashboard(Construct):
                                 for index, name in enumerate(props.rollback_alarm_names)]
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=f"{props.endpoint_name}-{Aws.REGION}",
-            widgets=[[self._header()], self._endpoint_row(), self._drift_row(), self._runs_row()],
+            widgets=[[self._header()], self._endpoint_row(), self._drift_row(), *self._quality_row(),
+                     self._runs_row()],
         )
 
     def _header(self) -> cloudwatch.TextWidget:
@@ -116,23 +120,40 @@ class EndpointDashboard(Construct):
                           [_threshold(MonitoringConfig().comparison_threshold, "violation threshold (default)")]))
         return row
 
+    def _quality_row(self) -> list[list[cloudwatch.IWidget]]:
+        """One graph per alarmed model-quality metric, with its alarm's threshold (none: model quality off)."""
+        alarms = self.props.quality_alarms
+        if not alarms:
+            return []
+        width = max(FULL // len(alarms), THIRD)
+        return [[_graph(f"Model quality: {alarm.metric.metric_name} (per run)",
+                        [self.metrics.model_quality(alarm.metric.metric_name)], width,
+                        [_threshold(alarm.to_annotation().value, "alarm: baseline - margin")])
+                 for alarm in alarms]]
+
     def _runs_row(self) -> list[cloudwatch.IWidget]:
         props = self.props
         alarms = cloudwatch.AlarmStatusWidget(
-            title="Alarms (rollback, drift, monitoring)", width=HALF, height=GRAPH_HEIGHT,
-            alarms=[*self.rollback_alarms, *props.drift_alarms, *props.run_alarms],
+            title="Alarms (rollback, drift, model quality, monitoring)", width=HALF, height=GRAPH_HEIGHT,
+            alarms=[*self.rollback_alarms, *props.drift_alarms, *props.quality_alarms, *props.run_alarms],
         )
         if props.state_machine is None:
+            schedules = [schedule_name(props.endpoint_name)]
+            if props.quality_alarms:
+                schedules.append(model_quality_schedule_name(props.endpoint_name))
             runs: cloudwatch.IWidget = cloudwatch.TextWidget(width=HALF, height=GRAPH_HEIGHT, markdown=(
                 "## Monitoring runs (managed engine)\nModel Monitor publishes no run-status metric: see "
-                "`aws sagemaker list-monitoring-executions --monitoring-schedule-name "
-                f"{schedule_name(props.endpoint_name)}`; failed runs alert through the alerts topic."))
+                + " and ".join(f"`aws sagemaker list-monitoring-executions --monitoring-schedule-name {name}`"
+                               for name in schedules)
+                + "; failed runs alert through the alerts topic."))
         else:
-            machine = props.state_machine
-            runs = _graph("Monitoring runs (self-hosted state machine, per hour)", [
-                machine.metric_succeeded(period=RUN_PERIOD, label="succeeded"),
-                machine.metric_failed(period=RUN_PERIOD, label="failed"),
-                machine.metric_timed_out(period=RUN_PERIOD, label="timed out"),
-                machine.metric_aborted(period=RUN_PERIOD, label="aborted"),
+            machines = [("data quality", props.state_machine)]
+            if props.quality_state_machine is not None:
+                machines.append(("model quality", props.quality_state_machine))
+            runs = _graph("Monitoring runs (self-hosted state machines, per hour)", [
+                metric(period=RUN_PERIOD, label=f"{kind}: {label}")
+                for kind, machine in machines
+                for metric, label in ((machine.metric_succeeded, "succeeded"), (machine.metric_failed, "failed"),
+                                      (machine.metric_timed_out, "timed out"), (machine.metric_aborted, "aborted"))
             ], HALF)
         return [runs, alarms]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from contract.layout import schedule_name
+from contract.layout import model_quality_schedule_name, schedule_name
 from contract.metrics import (
     ENDPOINT_CONFIG_DIMENSION,
     ENDPOINT_DIMENSION,
@@ -24,6 +24,7 @@ from contract.metrics import (
     VARIANT_NAME_DIMENSION,
     feature_drift_metric,
 )
+from contract.model_quality import NAMESPACE as MODEL_METRICS_NAMESPACE
 
 # SageMaker publishes invocation metrics once a minute; the monitoring runs publish once an hour.
 INVOCATION_PERIOD = Duration.minutes(1)
@@ -32,8 +33,8 @@ RUN_PERIOD = Duration.hours(1)
 
 @dataclass(frozen=True)
 class EndpointMetrics:
-    """Metric factory of one production variant (`AWS/SageMaker`) and of its data-quality schedule (whose
-    name follows from the endpoint's, `contract.layout.schedule_name`)."""
+    """Metric factory of one production variant (`AWS/SageMaker`) and of its data- and model-quality
+    schedules (whose names follow from the endpoint's, `contract.layout`)."""
 
     endpoint_name: str
     variant_name: str
@@ -78,6 +79,15 @@ class EndpointMetrics:
             dimensions_map={ENDPOINT_DIMENSION: self.endpoint_name,
                             SCHEDULE_DIMENSION: schedule_name(self.endpoint_name)},
             statistic="Maximum", period=RUN_PERIOD, label=feature,
+        )
+
+    def model_quality(self, metric: str) -> cloudwatch.Metric:
+        """A model-quality metric (`auc`, `recall`, ...) as each hourly model-quality run publishes it."""
+        return cloudwatch.Metric(
+            namespace=MODEL_METRICS_NAMESPACE, metric_name=metric,
+            dimensions_map={ENDPOINT_DIMENSION: self.endpoint_name,
+                            SCHEDULE_DIMENSION: model_quality_schedule_name(self.endpoint_name)},
+            statistic="Average", period=RUN_PERIOD, label=metric,
         )
 
 
