@@ -17,7 +17,7 @@ VALIDATION_DATA := model/build/validation-predictions.csv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup model lint actionlint test pytest image-parity browser synth synth-all cfn-lint demo clean
+.PHONY: help setup lambda-wheels model lint actionlint test pytest image-parity browser synth synth-all cfn-lint demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install the CDK CLI locally (idempotent)
+# The Lambda runner's numpy/pyarrow wheels (arm64, Python 3.14) and the x86_64 build its package test imports;
+# fetched once by pip for those platforms (no Docker), reused by every synth.
+lambda-wheels: $(VENV)/.installed ## Download the Lambda runner's wheels for its platform (cached)
+	$(PY) -m scripts.lambda_wheels
+	$(PY) -m scripts.lambda_wheels --python 3.13 --machine x86_64
+
+setup: $(VENV)/.installed node_modules/.installed lambda-wheels ## Create .venv, install the CDK CLI locally, fetch the Lambda runner's wheels (idempotent)
 
 $(MODEL): $(VENV)/.installed model/synthetic.py model/train.py
 	$(PY) -m model.train
