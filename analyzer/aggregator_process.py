@@ -40,6 +40,9 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     # The reader thread must get the GIL quickly from the busy worker loop, or the parent's
     # writes stall on a full pipe.
     sys.setswitchinterval(0.0005)
+    # numba imports scipy.linalg on first use, only to look for BLAS (a fifth of a second; numba
+    # treats it as optional): the moment kernel needs none, and this process runs nothing else.
+    sys.modules.setdefault("scipy", None)
     width, partitions = pickle.load(requests)
     aggregator = NumericAggregator(width, partitions, compiled=True)
     pending: queue.Queue = queue.Queue()

@@ -23,6 +23,8 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from analyzer.arrays import index_array, string_lengths
+
 P = 9
 M = 1 << P
 SEED = 42
@@ -149,16 +151,25 @@ def _xxhash64_same_length(block: np.ndarray, seed: int) -> np.ndarray:
 def xxhash64(values: pa.Array, seed: int = SEED) -> np.ndarray:
     """XXH64 (uint64) of the UTF-8 bytes of each value of a string array without nulls."""
     values = values.cast(pa.large_string())
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    data_buffer = values.buffers()[2]
+    if not len(values):
+        return np.empty(0, dtype=np.uint64)
+    lengths = string_lengths(values)
+    # Ordered by length (one gather), the values of each length are one run of bytes: a
+    # (values x length) view, where an index per byte would cost more than the hashing.
+    order = np.argsort(lengths, kind="stable")
+    grouped = values.take(index_array(order))
+    offsets = np.frombuffer(grouped.buffers()[1], dtype=np.int64, count=len(grouped) + 1, offset=8 * grouped.offset)
+    data_buffer = grouped.buffers()[2]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    starts = offsets[:-1]
-    lengths = np.diff(offsets)
+    ordered_lengths = lengths[order]
+    firsts = np.flatnonzero(np.diff(ordered_lengths, prepend=-1))
+    hashes = np.empty(len(values), dtype=np.uint64)
+    for first, last in zip(firsts.tolist(), [*firsts[1:].tolist(), len(values)], strict=True):
+        length, start = int(ordered_lengths[first]), int(offsets[first])
+        block = data[start : start + (last - first) * length].reshape(last - first, length)
+        hashes[first:last] = _xxhash64_same_length(block, seed)
     out = np.empty(len(values), dtype=np.uint64)
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        block = data[starts[rows, None] + np.arange(int(length))] if length else np.empty((len(rows), 0), np.uint8)
-        out[rows] = _xxhash64_same_length(block, seed)
+    out[order] = hashes
     return out
 
 

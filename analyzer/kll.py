@@ -259,11 +259,12 @@ class SketchGroup:
         paired = ~np.isnan(self.pairs[:, 0])
         if not paired.any():
             return _sort_total_order(even, runs=height > 0, signed_zeros=self.signed_zeros)[:, offset::2]
-        out = np.empty((even.shape[0], even.shape[1] // 2))
-        low, high = self.pairs[paired, 0:1], self.pairs[paired, 1:2]
-        lows = np.count_nonzero((even if paired.all() else even[paired]) == low, axis=1)
-        positions = offset + 2 * np.arange(out.shape[1])
-        out[paired] = np.where(positions[None, :] < lows[:, None], low, high)
+        # Every row at once, without copying the paired ones out: an unpaired row's NaN pair
+        # matches nothing, and its sorted items replace what it gets here.
+        low, high = self.pairs[:, 0:1], self.pairs[:, 1:2]
+        lows = np.count_nonzero(even == low, axis=1)
+        positions = offset + 2 * np.arange(even.shape[1] // 2)
+        out = np.where(positions[None, :] < lows[:, None], low, high)
         if not paired.all():
             rest = ~paired
             out[rest] = _sort_total_order(even[rest], runs=height > 0, signed_zeros=self.signed_zeros)[:, offset::2]

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from analyzer.numeric import Block, _Partition
 
 WELFORD_CHUNK = 4096  # rows of the moment recurrence held in memory at once
+# Below this magnitude (every value and the running mean; m2 below its cube) no step of the update
+# can overflow or meet inf - inf, so numpy's lanes never warn. A lane beyond it (a "1e400" read as
+# infinity, say) takes Python floats: the same IEEE operations as Spark's doubles, which give
+# NaN or infinity as Java does, without warnings.
+TAME_MAGNITUDE = 1e100
 
 
 def _moments(values: np.ndarray, n: np.ndarray, avg: np.ndarray, m2: np.ndarray) -> None:
@@ -92,14 +97,37 @@ def _compiled_welford(kernel: Callable, partitions: Sequence[_Partition], blocks
             partition.n[columns], partition.mean[columns], partition.m2[columns] = n, avg, m2
 
 
+def _scalar_update(n: float, avg: float, m2: float, values: np.ndarray) -> tuple[float, float, float]:
+    """Spark's update value by value in Python floats (for lanes that are not tame)."""
+    n, avg, m2 = float(n), float(avg), float(m2)
+    for x in values.tolist():
+        delta = x - avg
+        n += 1.0
+        delta_n = delta / n
+        avg += delta_n
+        m2 += delta * (delta - delta_n)
+    return n, avg, m2
+
+
+def _tame_lanes(partitions: Sequence[_Partition], blocks: Sequence[Block]) -> list[tuple[int, int, np.ndarray]]:
+    """Every (partition, column, values) lane of the blocks whose values and state are below
+    `TAME_MAGNITUDE`; the others are updated here, one value at a time in Python floats."""
+    tame = []
+    for block in blocks:
+        partition = partitions[block.partition]
+        for c, values in zip(block.columns.tolist(), block.values, strict=True):
+            state = (partition.n[c], partition.mean[c], partition.m2[c])
+            largest = float(np.abs(values).max()) if len(values) else 0.0
+            if largest < TAME_MAGNITUDE and abs(state[1]) < TAME_MAGNITUDE and 0.0 <= state[2] < TAME_MAGNITUDE**3:
+                tame.append((block.partition, c, values))
+            else:
+                partition.n[c], partition.mean[c], partition.m2[c] = _scalar_update(*state, values)
+    return tame
+
+
 def _lane_welford(partitions: Sequence[_Partition], blocks: Sequence[Block]) -> None:
     """The update as one numpy loop over rows, every (partition, column) a lane, longest first."""
-    lanes = [
-        (block.partition, c, values)
-        for block in blocks
-        for c, values in zip(block.columns.tolist(), block.values, strict=True)
-    ]
-    lanes = sorted(lanes, key=lambda lane: -len(lane[2]))
+    lanes = sorted(_tame_lanes(partitions, blocks), key=lambda lane: -len(lane[2]))
     lengths = np.array([len(values) for _, _, values in lanes])
     if not len(lanes) or lengths[0] == 0:
         return
@@ -140,7 +168,9 @@ def _lane_welford(partitions: Sequence[_Partition], blocks: Sequence[Block]) -> 
 def merge_moments(parts: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
     """Spark's merge of (n, avg, m2) partition buffers into a fresh one; returns (n, m2)."""
     n, avg, m2 = 0.0, 0.0, 0.0
-    for n2, avg2, m2_right in parts:
+    for part in parts:
+        # Python floats: a NaN or infinite buffer merges as in Spark, without numpy's warnings.
+        n2, avg2, m2_right = (float(value) for value in part)
         new_n = n + n2
         delta = avg2 - avg
         delta_n = 0.0 if new_n == 0.0 else delta / new_n

@@ -27,6 +27,7 @@ from analyzer import kll
 from analyzer.moments import merge_moments, welford
 
 EXACT_INTEGER_BOUND = float(2**53)
+SAFE_SUM_BOUND = 1e300  # a running sum of values this far below the largest double cannot overflow
 PAIR_TABLE_SIZE = 8  # value tables up to this size are checked for holding two numbers at most
 
 
@@ -43,6 +44,13 @@ class Batch:
     table: np.ndarray
     indices: np.ndarray
     clean: bool
+    counts: np.ndarray | None = None  # per table entry, its indices (the profiler's, when it has them)
+
+    def table_counts(self) -> np.ndarray:
+        """How many of `indices` point at each table entry."""
+        if self.counts is None:
+            self.counts = np.bincount(self.indices, minlength=len(self.table))
+        return self.counts
 
     @property
     def pair(self) -> tuple[float, float]:
@@ -61,7 +69,7 @@ class Batch:
         """len(self.values()), without building them."""
         if self.clean:
             return len(self.indices)
-        missing = np.bincount(self.indices, minlength=len(self.table))[np.isnan(self.table)]
+        missing = self.table_counts()[np.isnan(self.table)]
         return len(self.indices) - int(missing.sum())
 
     def values_into(self, out: np.ndarray) -> None:
@@ -136,14 +144,14 @@ class _Partition:
             numbers = batch.table[:-1]
             known = ~np.isnan(numbers)
             if bool((numbers[known] == np.floor(numbers[known])).all()):
-                counts = np.bincount(batch.indices, minlength=len(batch.table))[:-1]
+                counts = batch.table_counts()[:-1]
                 used = (counts > 0) & known
                 largest = float(np.abs(numbers[used]).max())
                 if largest * len(values) + abs(self.sums[column]) < EXACT_INTEGER_BOUND:
                     self.sums[column] += float(np.dot(counts[used].astype(np.float64), numbers[used]))
                     return
             self.exact[column] = False
-        self.sums[column] = float(np.cumsum(np.concatenate(([self.sums[column]], values)))[-1])
+        self.sums[column] = _left_to_right(float(self.sums[column]), values)
 
     def update_sketches(self, batches: dict[int, Batch], blocks: list[Block], dropped: Sequence[int]) -> None:
         # column -> (its block, its row there)
@@ -172,6 +180,19 @@ class _Partition:
             if len(rows):
                 return group.select(rows).states()[0]
         return kll.SketchState()
+
+
+def _left_to_right(start: float, values: np.ndarray) -> float:
+    """`start + values[0] + values[1] + ...` in that order. numpy's running sum, unless it could
+    overflow or meet inf - inf (a "1e400" read as infinity): then Python floats, the same IEEE
+    additions, which give infinity or NaN as Java does instead of numpy's warnings."""
+    largest = float(np.abs(values).max()) if len(values) else 0.0
+    if largest * len(values) + abs(start) < SAFE_SUM_BOUND:
+        return float(np.cumsum(np.concatenate(([start], values)))[-1])
+    total = start
+    for value in values.tolist():
+        total += value
+    return total
 
 
 def _rows_of(where: dict[int, tuple[Block, int]], columns: np.ndarray) -> np.ndarray:
@@ -218,7 +239,7 @@ class NumericAggregator:
             total = 0.0
             for partition in self._partitions:
                 if partition.n[c] > 0:  # Spark's sum skips a partition's null (empty) sum
-                    total = total + partition.sums[c]
+                    total = total + float(partition.sums[c])  # Python floats: inf + -inf is NaN, quietly
             count, m2 = merge_moments([(p.n[c], p.mean[c], p.m2[c]) for p in self._partitions])
             sketch = kll.finalize_partitions([p.sketch(c) for p in self._partitions])
             results[c] = Result(total, count, m2, sketch)

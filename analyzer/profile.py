@@ -152,7 +152,12 @@ def _numeric_batches(c: int, digest: _Digest, bounds: list[tuple[int, int, int]]
     clean = len(parsed) == len(used)
     indices = digest.indices.astype(np.min_scalar_type(len(table)), copy=False)
     low, high = (float(parsed.min()), float(parsed.max())) if len(parsed) else (math.nan, math.nan)
-    batches = [numeric.Batch(p, c, table, indices[start:stop], clean) for p, start, stop in bounds]
+    # A batch of the whole flush has the digest's counts (one partition: always, when monitoring).
+    whole = [digest.counts if (start, stop) == (0, len(indices)) else None for _, start, stop in bounds]
+    batches = [
+        numeric.Batch(p, c, table, indices[start:stop], clean, counts)
+        for (p, start, stop), counts in zip(bounds, whole, strict=True)
+    ]
     return batches, low, high
 
 
