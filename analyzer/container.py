@@ -9,7 +9,8 @@ no data") writes its reason there and exits non-zero so the processing job fails
 Variables beyond the service's: `output_message_file`, `output_metrics_path` (default
 /opt/ml/output/metrics/cloudwatch) and `unusable_record_threshold` (a share in [0, 1]; default:
 the constraints' monitoring_config, else 0.1; above it the run fails, its reason in the message
-file). The run only writes its metrics file: the job is network-isolated, and the self-hosted
+file), `metrics_budget` (which metrics it writes: `contract.metrics.MetricsBudget`; default all).
+The run only writes its metrics file: the job is network-isolated, and the self-hosted
 state machine sends the file's values with PutMetricData.
 `analysis_type=MODEL_QUALITY` runs a model-quality analysis instead (`analyzer.quality_container`).
 Names and paths: `contract.processing`.
@@ -26,6 +27,7 @@ from analyzer.monitor import run_monitoring, share, write_message
 from analyzer.outputs import output_folder
 from analyzer.preprocessors import load_handler
 from contract.errors import ANALYZER_ERRORS, ContainerConfigError
+from contract.metrics import PUBLISH_ALL, MetricsBudget
 from contract.processing import (
     CAPTURE_FORMAT,
     CAPTURE_PARTS,
@@ -61,6 +63,7 @@ class ContainerConfig:
     schedule_name: str | None = None
     categorical_drift_method: str | None = None
     unusable_threshold: float | None = None
+    metrics_budget: MetricsBudget = PUBLISH_ALL
     message_file: str = MESSAGE_FILE
     metrics_path: str = METRICS_PATH
 
@@ -118,6 +121,7 @@ class ContainerConfig:
             schedule_name=value(Env.SCHEDULE_NAME),
             categorical_drift_method=value(Env.CATEGORICAL_DRIFT_METHOD),
             unusable_threshold=_share(Env.UNUSABLE_THRESHOLD, value(Env.UNUSABLE_THRESHOLD)),
+            metrics_budget=MetricsBudget.from_text(budget) if (budget := value(Env.METRICS_BUDGET)) else PUBLISH_ALL,
             **common,
         )
 
@@ -186,6 +190,7 @@ def _run(config: ContainerConfig) -> str:
             message_file=config.message_file,
             categorical_drift_method=config.categorical_drift_method,
             unusable_threshold=config.unusable_threshold,
+            metrics_budget=config.metrics_budget,
         )
         message = result.message
     if config.post_analytics_processor_script:

@@ -29,15 +29,19 @@ def metric_data(
     timestamp: datetime,
     endpoint_name: str | None = None,
     schedule_name: str | None = None,
+    budget: metrics.MetricsBudget = metrics.PUBLISH_ALL,
 ) -> list[dict]:
     """MetricDatum entries for each feature whose `emit_metrics` is enabled: the statistic set of
-    numeric columns (count, sum, min, max), completeness and the drift distance."""
+    numeric columns (count, sum, min, max), completeness and the drift distance; only the names the
+    `budget` allows."""
     dimensions = metrics.dimensions(endpoint_name, schedule_name)
     stamp = timestamp.isoformat()
     data = []
 
     def datum(name: str, **value: object) -> None:
-        data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": "None", **value})
+        if budget.allows(name):
+            data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": "None",
+                         **value})
 
     for name, feature in statistics.features.items():
         if not emit.get(name, True):

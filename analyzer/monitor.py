@@ -31,7 +31,7 @@ from analyzer.suggest import suggest_constraints
 from contract.documents import Constraints, Statistics, check_constraints_columns
 from contract.errors import BaselineError, NoDataError, UnusableDataError
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE, Window
-from contract.metrics import METRICS_FOLDER
+from contract.metrics import METRICS_FOLDER, PUBLISH_ALL, MetricsBudget
 from contract.processing import NO_DATA_REASON, cut_to_bytes, exit_message, unusable_data_message
 from contract.violations import Violation, to_document
 
@@ -195,6 +195,7 @@ def run_monitoring(
     message_file: str | None = None,
     categorical_drift_method: str | None = None,
     unusable_threshold: float | None = None,
+    metrics_budget: MetricsBudget = PUBLISH_ALL,
 ) -> MonitoringResult:
     """Profile the captures of [start, end) and check them against the baseline files.
 
@@ -224,7 +225,8 @@ def run_monitoring(
     metrics_file = None
     if publish_metrics and outcome.emit_metrics and any(outcome.emit_metrics.values()):
         data = metrics.metric_data(
-            current, outcome.drift, outcome.emit_metrics, window.end or datetime.now(UTC), endpoint_name, schedule_name
+            current, outcome.drift, outcome.emit_metrics, window.end or datetime.now(UTC), endpoint_name, schedule_name,
+            metrics_budget,
         )
         metrics_file = metrics.write_metric_file(metrics_dir or os.path.join(output_dir, METRICS_FOLDER), data)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from contract.ground_truth import merge_dataset_format
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
+from contract.metrics import PUBLISH_ALL, MetricsBudget
 
 # --- local paths inside the container --------------------------------------------------------------
 
@@ -66,6 +67,7 @@ class Env:
     MESSAGE_FILE = "output_message_file"  # ours
     METRICS_PATH = "output_metrics_path"  # ours
     UNUSABLE_THRESHOLD = "unusable_record_threshold"  # ours: overrides the constraints' monitoring_config
+    METRICS_BUDGET = "metrics_budget"  # ours: which metrics the run writes (contract.metrics.MetricsBudget)
     # Model quality (documented, and the real jobs' environments).
     ANALYSIS_TYPE = "analysis_type"
     PROBLEM_TYPE = "problem_type"
@@ -267,8 +269,12 @@ class ProcessingJobSpec:
 # --- the hourly data-quality run ------------------------------------------------------------------
 
 
-def monitoring_environment(endpoint: str, schedule: str, start_time: str, end_time: str) -> dict[str, str]:
-    """The analyzer container's environment for one hourly run over the captures of [start, end)."""
+def monitoring_environment(
+    endpoint: str, schedule: str, start_time: str, end_time: str, budget: MetricsBudget = PUBLISH_ALL
+) -> dict[str, str]:
+    """The analyzer container's environment for one hourly run over the captures of [start, end);
+    `budget`: which metrics it writes (the variable is left out for the service's default, all)."""
+    limited = {Env.METRICS_BUDGET: budget.to_text()} if budget != PUBLISH_ALL else {}
     return {
         Env.DATASET_FORMAT: json.dumps(capture_dataset_format()),
         Env.DATASET_SOURCE: ENDPOINT_INPUT_PATH,
@@ -281,6 +287,7 @@ def monitoring_environment(endpoint: str, schedule: str, start_time: str, end_ti
         Env.SCHEDULE_NAME: schedule,
         Env.START_TIME: start_time,
         Env.END_TIME: end_time,
+        **limited,
     }
 
 

@@ -17,6 +17,7 @@ from aws_cdk import Aws
 
 from contract.errors import WindowError
 from contract.layout import offset_hours
+from contract.metrics import METRICS_BUDGETS
 from contract.model_quality import BINARY, ENDPOINT_PROBABILITY_FIELD, PROBLEM_TYPES, suggested_operators
 
 ENGINES = ("self-hosted", "managed")
@@ -131,6 +132,25 @@ class ModelQualityConfig:
         return (-self.start_hours + 22) // 24 + 1
 
 
+RUNNERS = ("auto", "lambda", "processing")
+
+
+@dataclass(frozen=True)
+class LambdaRunnerConfig:
+    """The self-hosted engine's Lambda runner (`lambda_runner` in cdk.json): its size, and the largest
+    window it takes when `monitoring_runner` is `auto` (bigger windows run as Processing jobs)."""
+
+    memory_mb: int = 1769
+    """1,769 MB is one full vCPU; the measured peak of a 360,000-record hour is about 530 MB."""
+    timeout_seconds: int = 300
+    ephemeral_storage_mb: int = 2048
+    """/tmp, which holds the window's capture files."""
+    max_window_bytes: int = 300_000_000
+    """Capture bytes of the window above which `auto` uses a Processing job (about 570,000 churn records)."""
+    max_window_objects: int = 1000
+    """Capture files above which `auto` uses a Processing job (one S3 listing page)."""
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     """Settings of one deployment environment (see `cdk.json` → context → environments)."""
@@ -158,6 +178,13 @@ class EnvironmentConfig:
     rollout: RolloutPolicy = field(default_factory=RolloutPolicy)
     rollback_alarms: RollbackAlarms = field(default_factory=RollbackAlarms)
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
+    monitoring_runner: str = "auto"
+    """Self-hosted engine: `lambda`, `processing`, or `auto` (Lambda for windows within lambda_runner's
+    limits, Processing above them)."""
+    lambda_runner: LambdaRunnerConfig = field(default_factory=LambdaRunnerConfig)
+    metrics_budget: str | tuple[str, ...] = "all"
+    """Data-quality metrics the self-hosted runs publish: `all`, `drift` (each feature's drift distance),
+    `none`, or a list of metric names; the drift alarms' metrics are always published."""
 
     @property
     def stack_prefix(self) -> str:
@@ -221,6 +248,27 @@ def _validate(config: EnvironmentConfig) -> None:
     _validate_rollback_alarms(config)
     _validate_rollout(config)
     _validate_model_quality(config)
+    _validate_runner(config)
+
+
+def _validate_runner(config: EnvironmentConfig) -> None:
+    env, runner = config.name, config.lambda_runner
+    _check(config.monitoring_runner in RUNNERS, "monitoring_runner", env, " or ".join(RUNNERS),
+           config.monitoring_runner)
+    _check(128 <= runner.memory_mb <= 10240, "lambda_runner.memory_mb", env, "128 to 10240 MB (Lambda's range)",
+           runner.memory_mb)
+    _check(1 <= runner.timeout_seconds <= 900, "lambda_runner.timeout_seconds", env,
+           "1 to 900 seconds (Lambda's limit)", runner.timeout_seconds)
+    _check(512 <= runner.ephemeral_storage_mb <= 10240, "lambda_runner.ephemeral_storage_mb", env,
+           "512 to 10240 MB (Lambda's range)", runner.ephemeral_storage_mb)
+    _check(0 < runner.max_window_bytes < runner.ephemeral_storage_mb * 1_000_000, "lambda_runner.max_window_bytes",
+           env, f"a positive number of bytes below ephemeral_storage_mb ({runner.ephemeral_storage_mb} MB): the "
+           "window's captures are copied to /tmp", runner.max_window_bytes)
+    _check(1 <= runner.max_window_objects <= 1000, "lambda_runner.max_window_objects", env,
+           "1 to 1000 files (one S3 listing page sizes the window)", runner.max_window_objects)
+    budget = config.metrics_budget
+    _check(budget in METRICS_BUDGETS or (isinstance(budget, tuple) and all(isinstance(n, str) for n in budget)),
+           "metrics_budget", env, f"{', '.join(METRICS_BUDGETS)} or a list of metric names", budget)
 
 
 def _validate_model_quality(config: EnvironmentConfig) -> None:
@@ -371,10 +419,11 @@ def load_config(context: dict[str, Any], env_name: str | None = None, engine: st
         raise ConfigError(f"cdk.json {where}.endpoint_name is required.")
     if engine is not None:
         raw["monitoring_engine"] = engine
-    if "drift_alarm_features" in raw:
-        raw["drift_alarm_features"] = tuple(raw["drift_alarm_features"])
+    for key in ("drift_alarm_features", "metrics_budget"):
+        if isinstance(raw.get(key), list):
+            raw[key] = tuple(raw[key])
     for key, section in (("rollout", RolloutPolicy), ("rollback_alarms", RollbackAlarms),
-                         ("model_quality", ModelQualityConfig)):
+                         ("model_quality", ModelQualityConfig), ("lambda_runner", LambdaRunnerConfig)):
         if key in raw:
             raw[key] = _section(section, raw[key], f"{where}.{key}")
     _check_types(EnvironmentConfig, raw, where)

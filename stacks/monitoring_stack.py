@@ -11,6 +11,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contract.metrics import MetricsBudget, feature_drift_metric
 from contract.model_quality import LABEL_COLUMN, PREDICTION_COLUMN, PROBABILITY_COLUMN, suggested_operators
 from contract.processing import QualityAttributes, baseline_environment, quality_baseline_environment
 from stacks.config import EnvironmentConfig
@@ -81,6 +82,9 @@ class MonitoringStack(Stack):
             constraints_uri=self.baseline.constraints_uri,
             baseline_job_name=self.baseline.job_name,
             baseline_id=self.baseline.baseline_id,
+            metrics_budget=MetricsBudget(
+                config.metrics_budget, tuple(feature_drift_metric(f) for f in config.drift_alarm_features)
+            ),
         )
         engine_alerts = self._schedule(config, props)
         self.quality_props = self._quality(config, storage, sources, props) if config.model_quality.enabled else None

@@ -26,6 +26,7 @@ from contract.layout import (
     schedule_name,
 )
 from contract.metrics import NAMESPACE as METRICS_NAMESPACE
+from contract.metrics import PUBLISH_ALL, MetricsBudget
 from contract.model_quality import NAMESPACE as MODEL_METRICS_NAMESPACE
 from contract.processing import QualityAttributes
 from stacks.config import ModelQualityConfig
@@ -49,6 +50,8 @@ class MonitoringProps:
     baseline_job_name: str
     baseline_id: str
     """Changes whenever the baseline does (hash and attempt of its job name): versions resource names."""
+    metrics_budget: MetricsBudget = PUBLISH_ALL
+    """Which data-quality metrics a self-hosted run publishes (the managed service publishes all)."""
 
     @property
     def schedule_name(self) -> str:
