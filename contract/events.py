@@ -13,6 +13,12 @@
   failed or was stopped; the cause is a JSON object in the DescribeProcessingJob shape with the job's
   name, status, `FailureReason`, `ExitMessage` and the run's `Environment` names). The two no-data
   errors' causes are text: `NO_DATA_REASON: no ... under s3://<the empty prefix> for the window ...`.
+- `RUNNER_EVENT` from `RUNNER_SOURCE`: the self-hosted state machine ran the hour in its Lambda runner
+  (which produces no SageMaker event) and the run completed; the state machine sends this event itself
+  (PutEvents, default bus). `detail` has the shape of the job event's detail, with the fields the alerts
+  read: `ProcessingJobName` (the hour's job name), `ProcessingJobStatus` (`Completed`), `ExitMessage`,
+  `Environment` (endpoint, schedule, window) and `ProcessingOutputConfig` (the report folder), plus
+  `RUNNER_EXECUTION_FIELD`, the state machine execution's ARN (where the run's logs are).
 - `CloudWatch Alarm State Change` from `aws.cloudwatch`: the endpoint's rollback alarms, which live in
   the endpoint stack; the monitoring stack's rule sends their ALARM transitions to the alerts topic.
 """
@@ -27,6 +33,9 @@ NO_LABELS_ERROR = "NoGroundTruthLabels"
 JOB_FAILED_ERROR = "ProcessingJobFailed"
 MERGE_JOB_PREFIX = "groundtruth-merge-"
 QUALITY_JOB_PREFIX = "model-quality-monitoring-"
+RUNNER_SOURCE = "churn-monitor.runner"
+RUNNER_EVENT = "Monitoring Runner Run Completed"
+RUNNER_EXECUTION_FIELD = "ExecutionArn"
 CLOUDWATCH_SOURCE = "aws.cloudwatch"
 ALARM_STATE_EVENT = "CloudWatch Alarm State Change"
 ALARM_STATE = "ALARM"

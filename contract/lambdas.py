@@ -38,9 +38,13 @@ class RunnerEvent:
     SCHEDULE_NAME = "scheduleName"
     WINDOW_START = "windowStart"  # ISO-8601 UTC, as the job's start_time
     WINDOW_END = "windowEnd"
-    CAPTURE_URI = "captureUri"  # s3://<bucket>/<capture prefix of the endpoint's variant>/ (hours: the window's)
+    CAPTURE_URI = "captureUri"  # s3://<bucket>/<capture prefix of the endpoint's variant>/
+    # The hour folders (yyyy/mm/dd/HH) under captureUri that the run reads: exactly the processing job's
+    # capture inputs, so that both runners analyse the same files.
+    CAPTURE_FOLDERS = "captureFolders"
     STATISTICS_URI = "statisticsUri"  # the baseline's statistics.json
     CONSTRAINTS_URI = "constraintsUri"  # the baseline's constraints.json
+    METRICS_BUDGET = "metricsBudget"  # data quality: contract.metrics.MetricsBudget.to_text() (default: all)
     REPORT_URI = "reportUri"  # s3://<bucket>/<the run's report folder> (no final slash); metrics go to <it>/metrics
     # A model-quality run (the ground-truth URI makes it one; it needs no statisticsUri): the labels collected
     # in the hours [windowStart, labelsEnd), and where the endpoint output holds the prediction (the fields of

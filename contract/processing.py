@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from contract.ground_truth import merge_dataset_format
 from contract.layout import CONSTRAINTS_FILE, STATISTICS_FILE
-from contract.metrics import PUBLISH_ALL, MetricsBudget
+from contract.metrics import ALL, PUBLISH_ALL, MetricsBudget
 
 # --- local paths inside the container --------------------------------------------------------------
 
@@ -274,7 +274,7 @@ def monitoring_environment(
 ) -> dict[str, str]:
     """The analyzer container's environment for one hourly run over the captures of [start, end);
     `budget`: which metrics it writes (the variable is left out for the service's default, all)."""
-    limited = {Env.METRICS_BUDGET: budget.to_text()} if budget != PUBLISH_ALL else {}
+    limited = {Env.METRICS_BUDGET: budget.to_text()} if budget.publish != ALL else {}
     return {
         Env.DATASET_FORMAT: json.dumps(capture_dataset_format()),
         Env.DATASET_SOURCE: ENDPOINT_INPUT_PATH,

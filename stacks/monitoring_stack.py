@@ -150,6 +150,7 @@ class MonitoringStack(Stack):
             self.quality_schedule = SelfHostedQualitySchedule(
                 self, "SelfHostedModelQualitySchedule", quality_props,
                 log_retention_days=config.log_retention_days, retain_logs=config.retain_data,
+                runner=config.monitoring_runner, lambda_runner=config.lambda_runner,
             )
         return quality_props
 
@@ -164,10 +165,13 @@ class MonitoringStack(Stack):
             props,
             log_retention_days=config.log_retention_days,
             retain_logs=config.retain_data,
+            runner=config.monitoring_runner,
+            lambda_runner=config.lambda_runner,
         )
         return dict(
             job_name_prefixes=[self.schedule.processing_job_name_prefix],
             state_machine_arn=self.schedule.state_machine.state_machine_arn,
+            runner_events=self.schedule.lambda_runner is not None,
         )
 
     def _alerts(

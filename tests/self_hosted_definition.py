@@ -2,8 +2,9 @@
 
 CloudFormation intrinsics are rendered with fixed pseudo parameters; other references become
 `<LogicalId.Attribute>` placeholders. JSONata is evaluated with `jsonata-python` (a port of the
-reference implementation), with `$states` and the workflow variables bound as Step Functions binds them.
-`walk` runs a stretch of the definition state by state (Choice, Wait, Task with Retry/Catch/Assign/
+reference implementation), with `$states` and the workflow variables bound as Step Functions binds them, and
+Step Functions' `$parse`.
+`walk` runs a stretch of the definition state by state (Choice, Wait, Pass, Task with Retry/Catch/Assign/
 Output, Fail) with scripted task outcomes, so a path such as "the job already exists" is evaluated
 through the definition's own states.
 """
@@ -69,7 +70,10 @@ def evaluate(value: object, states: dict, variables: dict | None = None) -> obje
         match = _EXPRESSION.match(value)
         if not match:
             return value
-        return jsonata.Jsonata(match.group(1)).evaluate(None, {"states": states, **(variables or {})})
+        expression = jsonata.Jsonata(match.group(1))
+        # Step Functions' own function beside JSONata's: $parse (a JSON string to its value).
+        expression.register_lambda("parse", json.loads)
+        return expression.evaluate(None, {"states": states, **(variables or {})})
     if isinstance(value, dict):
         return {key: evaluate(item, states, variables) for key, item in value.items()}
     if isinstance(value, list):
@@ -99,9 +103,15 @@ def choose(choice: dict, state_input: object, variables: dict) -> str:
     return choice["Default"]
 
 
+def _handles(names: list[str], error: str) -> bool:
+    """Whether ErrorEquals `names` match `error`: by name, States.ALL, or States.TaskFailed (every error
+    but States.Timeout)."""
+    return bool({error, "States.ALL"} & set(names)) or ("States.TaskFailed" in names and error != "States.Timeout")
+
+
 def _matching(rules: list[dict], error: str) -> tuple[int, dict] | None:
-    """The first retrier or catcher (with its index) that handles `error` (by name, or States.ALL)."""
-    handles = [i for i, rule in enumerate(rules) if {error, "States.ALL"} & set(rule["ErrorEquals"])]
+    """The first retrier or catcher (with its index) that handles `error` (see `_handles`)."""
+    handles = [i for i, rule in enumerate(rules) if _handles(rule["ErrorEquals"], error)]
     return (handles[0], rules[handles[0]]) if handles else None
 
 
@@ -155,6 +165,8 @@ def walk(definition: dict, start: str, variables: dict, outcomes: dict[str, list
             name = choose(state, state_input, variables)
         elif state["Type"] == "Wait":
             name = state["Next"]
+        elif state["Type"] == "Pass":
+            name, state_input = state["Next"], _finish(state, {"input": state_input}, variables, state_input)
         elif state["Type"] == "Task":
             name, state_input = _run_task(name, state, outcomes[name], state_input, variables, path)
         else:

@@ -37,6 +37,7 @@ from contract.layout import (
     VIOLATIONS_FILE,
     capture_prefix,
     ground_truth_prefix,
+    hour_folder,
     model_quality_schedule_name,
     report_prefix,
     schedule_name,
@@ -98,11 +99,13 @@ def upload(s3, captures: Path | None, baseline: Path, statistics: bytes | None =
                   Body=(baseline / CONSTRAINTS_FILE).read_bytes())
 
 
-def event(start: str = START, end: str = END) -> dict:
+def event(start: str = START, end: str = END, folders: list[str] | None = None) -> dict:
+    """The state machine's event; by default the job's capture folder: the hour folder of `start`."""
     return {
         RunnerEvent.ENDPOINT_NAME: ENDPOINT, RunnerEvent.SCHEDULE_NAME: SCHEDULE,
         RunnerEvent.WINDOW_START: start, RunnerEvent.WINDOW_END: end,
         RunnerEvent.CAPTURE_URI: f"s3://{BUCKET}/{capture_prefix(ENDPOINT, VARIANT)}",
+        RunnerEvent.CAPTURE_FOLDERS: folders or [hour_folder(datetime.fromisoformat(start))],
         RunnerEvent.STATISTICS_URI: f"s3://{BUCKET}/{BASELINE_PREFIX}/{JOB}/{STATISTICS_FILE}",
         RunnerEvent.CONSTRAINTS_URI: f"s3://{BUCKET}/{BASELINE_PREFIX}/{JOB}/{CONSTRAINTS_FILE}",
         RunnerEvent.REPORT_URI: f"s3://{BUCKET}/{REPORT}",
@@ -135,17 +138,21 @@ def cli_monitor(captures: Path, baseline: Path, output: Path) -> None:
     )  # fmt: skip
 
 
+# Both hour folders of hour_of_captures: the offline analyzer below reads every file.
+BOTH_FOLDERS = ["2024/05/01/09", "2024/05/01/10"]
+
+
 def test_the_handler_writes_the_files_of_the_offline_analyzer_to_the_jobs_keys(s3, baseline, work_dir, tmp_path):
     captures = hour_of_captures(tmp_path / "captures")
     upload(s3, captures, baseline)
-    result = runner_handler.handler(event(), None)
+    result = runner_handler.handler(event(folders=BOTH_FOLDERS), None)
 
     cli_monitor(captures, baseline, tmp_path / "cli")
     for name in REPORT_FILES:
         body = s3.get_object(Bucket=BUCKET, Key=f"{REPORT}/{name}")["Body"].read()
         assert body == (tmp_path / "cli" / name).read_bytes(), name
     # The metrics file: the container's, on the same captures, in the job's metrics output.
-    environment = local_environment(RunRequest.of(event()), str(tmp_path / "container"))
+    environment = local_environment(RunRequest.of(event(folders=BOTH_FOLDERS)), str(tmp_path / "container"))
     shutil.copytree(captures, environment["dataset_source"])
     for name in ("baseline_statistics", "baseline_constraints"):
         os.makedirs(os.path.dirname(environment[name]))
@@ -165,6 +172,22 @@ def test_the_handler_writes_the_files_of_the_offline_analyzer_to_the_jobs_keys(s
         RunnerResult.CAPTURE_FILES: len(list(captures.rglob("*.jsonl"))),
     }
     assert list(work_dir.iterdir()) == []  # a warm Lambda's /tmp keeps nothing of the run
+
+
+def test_the_handler_reads_only_the_folders_the_event_names(s3, baseline, work_dir, tmp_path):
+    """The job copies only its capture input folders: the Lambda run reads the same files."""
+    captures = hour_of_captures(tmp_path / "captures")
+    upload(s3, captures, baseline)
+    result = runner_handler.handler(event(), None)
+    hour = captures / ENDPOINT / VARIANT / "2024" / "05" / "01" / "10"
+    assert 0 < result[RunnerResult.CAPTURE_FILES] == len(list(hour.rglob("*.jsonl"))) < len(
+        list(captures.rglob("*.jsonl")))
+
+
+@pytest.mark.parametrize("folders", [[], ["2024/05/01"], "2024/05/01/10"], ids=["empty", "a-day", "not-a-list"])
+def test_capture_folders_must_be_hour_folders(folders):
+    with pytest.raises(PropertiesError, match="captureFolders=.*give the list of capture hour folders"):
+        RunRequest.of({**event(), RunnerEvent.CAPTURE_FOLDERS: folders})
 
 
 def test_a_window_without_captures_fails_with_the_no_data_error(s3, baseline, work_dir, tmp_path):
@@ -374,7 +397,8 @@ def test_the_trimmed_package_runs_the_handler_in_an_isolated_python(s3, baseline
         "print(json.dumps(runner.handler.handler(json.loads(sys.argv[3]), None)))"
     )
     env = {**os.environ, RunnerEnv.WORK_DIR: str(tmp_path / "work")}
-    out = subprocess.run([str(LOCAL_PYTHON), "-I", "-B", "-c", script, str(folder), str(runtime), json.dumps(event())],
+    payload = json.dumps(event(folders=BOTH_FOLDERS))
+    out = subprocess.run([str(LOCAL_PYTHON), "-I", "-B", "-c", script, str(folder), str(runtime), payload],
                          env=env, capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.splitlines()[-1])[RunnerResult.REPORT_URI] == f"s3://{BUCKET}/{REPORT}"

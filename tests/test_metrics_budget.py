@@ -8,6 +8,7 @@ import pytest
 
 from analyzer.container import run_container
 from contract.errors import ContainerConfigError
+from contract.lambdas import RunnerEvent
 from contract.metrics import (
     PUBLISH_ALL,
     MetricsBudget,
@@ -17,6 +18,8 @@ from contract.metrics import (
 )
 from contract.processing import Env, monitoring_environment
 from stacks.config import ConfigError, load_config
+from tests.self_hosted_definition import state_machine_definition
+from tests.stack_fixtures import cdk_context, templates
 from tests.test_config import context_with
 from tests.test_container import baseline, monitoring_env  # noqa: F401 (the module's baseline fixture)
 
@@ -67,3 +70,18 @@ def test_cdk_json_budgets_per_environment_and_their_validation():
         "feature_data_Day Mins",)
     with pytest.raises(ConfigError, match=r"metrics_budget = 'some' is invalid: expected all, drift, none or a list"):
         load_config(context_with(metrics_budget="some"))
+
+
+
+@pytest.mark.parametrize(("env", "publish"), [("dev", "drift"), ("prod", "all")])
+def test_both_self_hosted_runners_carry_the_environments_budget_with_the_alarmed_features(env, publish):
+    config = load_config(cdk_context(), env)
+    expected = MetricsBudget(publish, tuple(feature_drift_metric(f) for f in config.drift_alarm_features))
+    states = state_machine_definition(templates(env)["monitoring"].to_json())["States"]
+    job_environment = states["RunAnalyzer"]["Arguments"]["Environment"]
+    if publish == "all":
+        assert Env.METRICS_BUDGET not in job_environment  # the service's default
+    else:
+        assert MetricsBudget.from_text(job_environment[Env.METRICS_BUDGET]) == expected
+    payload = states["RunLambda"]["Arguments"]["Payload"]
+    assert MetricsBudget.from_text(payload[RunnerEvent.METRICS_BUDGET]) == expected

@@ -212,16 +212,19 @@ def list_objects(keys: list[str], arguments: dict) -> dict:
 
 
 def check_inputs(definition: dict, keys: list[str]) -> dict:
-    """Walk the input checks against a bucket holding `keys`, up to FindJob or a failure."""
+    """Walk the input checks against a bucket holding `keys`, up to the run (SizeWindow, which routes it:
+    cdk.json's monitoring_runner is auto; FindJob with processing) or a failure."""
     variables = window_variables(definition, {"scheduledTime": SCHEDULED})
     states = definition["States"]
     outcomes = {
         name: [list_objects(keys, evaluate(states[name]["Arguments"], {"input": {}}, variables))]
         for name in ("FindCaptures", "FindLabels")
     }
-    return walk(definition, "FindCaptures", variables, outcomes, stop_at=("FindJob",))
+    return walk(definition, "FindCaptures", variables, outcomes, stop_at=RUN_STATES)
 
 
+# Where the input checks lead: the routing to a runner, or (monitoring_runner processing) the job.
+RUN_STATES = ("SizeWindow", "FindJob")
 CAPTURE = "datacapture/churn-dev/AllTraffic/"
 LABEL = "ground-truth/churn-dev/"
 BUCKET_URI = "s3://churn-monitor-dev-123456789012-eu-west-1/"
@@ -254,18 +257,18 @@ def test_an_empty_side_of_the_join_fails_the_run_naming_the_prefix_and_window(ca
     assert ("FindLabels" in walked["path"]) == (path_end == "NoLabels")
 
 
-def test_with_captures_and_labels_in_the_window_the_run_goes_on_to_its_job():
+def test_with_captures_and_labels_in_the_window_the_run_goes_on_to_be_routed():
     definition = state_machine_definition(template("dev"), MODEL_QUALITY)
     keys = [f"{CAPTURE}2024/02/29/04/59-59-999-a.jsonl", f"{LABEL}2024/03/01/04/5959.jsonl"]
     walked = check_inputs(definition, keys)
-    assert walked["path"] == ["FindCaptures", "HasCaptures", "FindLabels", "HasLabels", "FindJob"]
+    assert walked["path"] == ["FindCaptures", "HasCaptures", "FindLabels", "HasLabels", "SizeWindow"]
     # An S3 error of a check is retried.
     variables = window_variables(definition, {"scheduledTime": SCHEDULED})
     outcomes = {"FindCaptures": [{"Error": "S3.S3Exception", "Cause": "SlowDown"}, list_objects(keys, {
         "Prefix": CAPTURE, "StartAfter": f"{CAPTURE}2024/02/29/04", "MaxKeys": 1})],  # fmt: skip
         "FindLabels": [list_objects(keys, {"Prefix": LABEL, "StartAfter": f"{LABEL}2024/02/29/04", "MaxKeys": 1})]}
-    walked = walk(definition, "FindCaptures", variables, outcomes, stop_at=("FindJob",))
-    assert walked["path"][:2] == ["FindCaptures", "FindCaptures (retry)"] and walked["path"][-1] == "FindJob"
+    walked = walk(definition, "FindCaptures", variables, outcomes, stop_at=RUN_STATES)
+    assert walked["path"][:2] == ["FindCaptures", "FindCaptures (retry)"] and walked["path"][-1] == "SizeWindow"
 
 
 # --- the job, run locally ----------------------------------------------------------------------------

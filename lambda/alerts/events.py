@@ -9,6 +9,10 @@ Two event kinds reach the function (contract, section 8):
   exit message, and shares the job's de-duplication key. The execution of the model-quality state
   machine (`Defaults.quality_state_machine_arn`) is a run of the model-quality schedule.
 
+A Lambda-runner run (`RUNNER_EVENT`, sent by the self-hosted state machine) is read as the job's event
+it mirrors: same fields, same de-duplication key (the hour's job name); its console link is the state
+machine execution (`RUNNER_EXECUTION_FIELD`), as no SageMaker job exists.
+
 A managed model-quality execution is two jobs (`contract.events`): the merge job names neither endpoint
 nor schedule, so it is read as a run of the function's model-quality schedule (`Run.is_merge_job`), and
 it shares the analysis job's de-duplication key (`Run.dedup_id`): one execution, one alert.
@@ -41,6 +45,8 @@ from contract.events import (
     NO_LABELS_ERROR,
     PROCESSING_JOB_EVENT,
     QUALITY_JOB_PREFIX,
+    RUNNER_EVENT,
+    RUNNER_EXECUTION_FIELD,
     STATE_MACHINE_EVENT,
 )
 from contract.layout import CAPTURE_PREFIX, GROUND_TRUTH_PREFIX, VIOLATIONS_FILE, report_folder_names, split_s3_uri
@@ -100,6 +106,8 @@ class Run:
     """Fields of the event that have an unexpected shape and were ignored (`detail.X is a list, ...`)."""
     error: str = ""
     """A state machine's error name (`contract.events`)."""
+    console_name: str = "Processing job"
+    """What `console_url` opens."""
 
     @property
     def is_merge_job(self) -> bool:
@@ -279,6 +287,20 @@ def _processing_job_run(event: Mapping, detail: Mapping, defaults: Defaults) -> 
     )
 
 
+def execution_url(region: str, execution_arn: str) -> str:
+    return f"https://{console_host(region)}/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def _runner_run(event: Mapping, detail: Mapping, defaults: Defaults) -> Run:
+    """A Lambda-runner run: read as its job's event; linked to its state machine execution."""
+    run = _processing_job_run(event, detail, defaults)
+    execution = detail.get(RUNNER_EXECUTION_FIELD)
+    if not isinstance(execution, str) or not execution:
+        return run
+    return replace(run, console_url=execution_url(run.region, execution),
+                   console_name="Lambda run (state machine execution)")
+
+
 def _failed_job(detail: Mapping) -> Mapping | None:
     """The job summary a `JOB_FAILED_ERROR` failure carries as its cause; None for any other failure (or a
     cause that is not such a summary, which is then quoted as it is)."""
@@ -314,8 +336,7 @@ def _state_machine_run(event: Mapping, detail: Mapping, defaults: Defaults) -> R
         kind=STATE_MACHINE, run_id=reader.name(detail, "name", "detail") or execution_arn.rsplit(":", 1)[-1],
         status=_text(detail, "status", "detail"), endpoint=defaults.endpoint, schedule=defaults.schedule,
         region=region,
-        console_url=f"https://{console_host(region)}/states/home?region={region}#/v2/executions/details/"
-                    f"{execution_arn}",
+        console_url=execution_url(region, execution_arn),
         failure_reason=reason, notes=tuple(reader.notes), error=error,
     )
 
@@ -328,14 +349,15 @@ def parse_event(event: object, defaults: Defaults) -> Run:
     if not isinstance(detail, Mapping):
         raise EventShapeError(f"event.detail is missing or not an object (got {type(detail).__name__})")
     detail_type = event.get("detail-type")
-    if detail_type in (PROCESSING_JOB_EVENT, STATE_MACHINE_EVENT):
-        read = _processing_job_run if detail_type == PROCESSING_JOB_EVENT else _state_machine_run
-        run = read(event, detail, defaults)
+    readers = {PROCESSING_JOB_EVENT: _processing_job_run, RUNNER_EVENT: _runner_run,
+               STATE_MACHINE_EVENT: _state_machine_run}
+    if detail_type in readers:
+        run = readers[detail_type](event, detail, defaults)
         for note in run.notes:
             logger.warning("Event %s of run %s: %s", event_id(event), run.run_id, note)
         return run
     raise EventShapeError(
-        f"event detail-type {detail_type!r} is neither {PROCESSING_JOB_EVENT!r} nor {STATE_MACHINE_EVENT!r}: "
+        f"event detail-type {detail_type!r} is none of {', '.join(map(repr, readers))}: "
         "check the EventBridge rule that targets this function")
 
 

@@ -259,7 +259,7 @@ def violations_alert(run: Run, violations: list[Violation], max_listed: int = MA
         title = titles.get(check, f"{check} ({_SHORT_NAMES.get(check, 'other')}):")
         lines += _section(title, by_check[check], max_listed)
 
-    lines += ["", *_report_lines(run), f"Processing job: {run.console_url}", "", "What to do:"]
+    lines += ["", *_report_lines(run), f"{run.console_name}: {run.console_url}", "", "What to do:"]
     lines += [f"- {_ADVICE[check]}" for check in checks if check in _ADVICE]
 
     return Alert(
@@ -324,7 +324,7 @@ def quality_violations_alert(run: Run, violations: list[QualityViolation],
              "the labels that came in, the model falls short of its baseline's constraints.", *_run_lines(run)]
     lines += _section("Metrics that broke their constraint (value +/- standard deviation, threshold):",
                       findings, max_listed)
-    lines += ["", *_report_lines(run, model_quality=True), f"Processing job: {run.console_url}", "",
+    lines += ["", *_report_lines(run, model_quality=True), f"{run.console_name}: {run.console_url}", "",
               "What to do:", *(f"- {advice}" for advice in _QUALITY_ADVICE)]
     return Alert(subject=_quality_subject(run.endpoint, findings), body=_fit(lines), severity=HIGH,
                  endpoint=run.endpoint, schedule=run.schedule, violation_count=count)

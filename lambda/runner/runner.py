@@ -8,11 +8,11 @@ under a work folder: the container's paths (`/opt/ml/...`) are re-rooted under i
 environment is handed to the same entry point (`analyzer.container.run_container`), and the message
 file it writes is the run's exit message, or the failure's reason.
 
-Captures: every hour folder the window needs (`contract.layout.Window.hours`, the rule every reader
-applies; the job copies only the window's first hour folder), laid out as the job lays them out
-(`<input folder>/<endpoint>/<variant>/yyyy/mm/dd/HH/...`). Model quality: also the labels of the
-label window's hour folders (`<ground-truth input>/yyyy/mm/dd/HH/...`; the job copies whole day
-folders, of which the analyzer reads the same hours).
+Captures: the hour folders the event names (`RunnerEvent.CAPTURE_FOLDERS`: the state machine sends
+the folders it gives the job as inputs, so both runners analyse the same files and write byte-identical
+reports), laid out as the job lays them out (`<input folder>/<endpoint>/<variant>/yyyy/mm/dd/HH/...`).
+Model quality: also the labels of the label window's hour folders (`<ground-truth input>/yyyy/mm/dd/HH/...`;
+the job copies whole day folders, of which the analyzer reads the same hours).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from analyzer.container import run_container
 from contract.errors import PropertiesError, WindowError
 from contract.lambdas import RUNNER_FAILED_ERROR, RUNNER_NO_DATA_ERROR, RunnerEvent, RunnerResult
 from contract.layout import VIOLATIONS_FILE, Window, hour_folder, split_s3_uri
-from contract.metrics import METRICS_FOLDER
+from contract.metrics import METRICS_FOLDER, PUBLISH_ALL, MetricsBudget
 from contract.processing import (
     MESSAGE_FILE,
     NO_DATA_REASON,
@@ -66,6 +67,7 @@ COMMON_KEYS = (
 )  # fmt: skip
 DATA_QUALITY_KEYS = (RunnerEvent.STATISTICS_URI,)
 MODEL_QUALITY_KEYS = (RunnerEvent.GROUND_TRUTH_URI, RunnerEvent.LABELS_END)
+FOLDER_PATTERN = re.compile(r"\d{4}/\d{2}/\d{2}/\d{2}")
 URI_KEYS = (RunnerEvent.CAPTURE_URI, RunnerEvent.STATISTICS_URI, RunnerEvent.CONSTRAINTS_URI,
             RunnerEvent.REPORT_URI, RunnerEvent.GROUND_TRUTH_URI)  # fmt: skip
 
@@ -79,7 +81,9 @@ class RunRequest:
     captures: str  # s3://bucket/<capture prefix of the variant>/
     constraints: str
     report: str  # s3://bucket/<report folder>, no final slash
+    folders: tuple[str, ...] = ()  # the capture hour folders (yyyy/mm/dd/HH) under `captures`
     statistics: str | None = None  # data quality
+    metrics_budget: MetricsBudget = PUBLISH_ALL  # data quality
     ground_truth: str | None = None  # model quality: s3://bucket/ground-truth/<endpoint>/
     labels_end: str | None = None
     attributes: QualityAttributes | None = None
@@ -98,8 +102,11 @@ class RunRequest:
                 raise PropertiesError(f"the runner's event {key}={event[key]!r} is not an s3:// URI")
         values = dict(zip(("endpoint", "schedule", "start", "end", "captures", "constraints", "report"),
                           (event[key] for key in COMMON_KEYS), strict=True))  # fmt: skip
+        values["folders"] = _folders(event.get(RunnerEvent.CAPTURE_FOLDERS))
         if not quality:
-            return cls(**values, statistics=event[RunnerEvent.STATISTICS_URI])
+            budget = event.get(RunnerEvent.METRICS_BUDGET)
+            return cls(**values, statistics=event[RunnerEvent.STATISTICS_URI],
+                       metrics_budget=MetricsBudget.from_text(budget) if budget else PUBLISH_ALL)
         return cls(**values, ground_truth=event[RunnerEvent.GROUND_TRUTH_URI],
                    labels_end=event[RunnerEvent.LABELS_END], attributes=_attributes(event))  # fmt: skip
 
@@ -107,6 +114,16 @@ class RunRequest:
     def capture_folder(self) -> str:
         """`<endpoint>/<variant>`: where the job puts the captures under its input folder."""
         return "/".join(split_s3_uri(self.captures)[1].rstrip("/").split("/")[-2:])
+
+
+def _folders(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(
+            isinstance(item, str) and FOLDER_PATTERN.fullmatch(item) for item in value):
+        raise PropertiesError(
+            f"the runner's event {RunnerEvent.CAPTURE_FOLDERS}={value!r}: give the list of capture hour folders "
+            "the run reads, such as ['2024/05/01/10']"
+        )
+    return tuple(value)
 
 
 def _attributes(event: Mapping) -> QualityAttributes:
@@ -129,7 +146,8 @@ def local_path(root: str, container_path: str) -> str:
 def local_environment(request: RunRequest, root: str) -> dict[str, str]:
     """The job's environment with its paths under `root`, and the message file the container writes."""
     if request.attributes is None:
-        environment = monitoring_environment(request.endpoint, request.schedule, request.start, request.end)
+        environment = monitoring_environment(request.endpoint, request.schedule, request.start, request.end,
+                                             request.metrics_budget)
     else:
         environment = quality_monitoring_environment(
             request.endpoint, request.schedule, request.attributes,
@@ -163,11 +181,10 @@ def download_folders(s3, uri: str, folders: list[str], target: Path, threads: in
 
 
 def download_inputs(s3, request: RunRequest, environment: Mapping[str, str], threads: int) -> int:
-    """The captures of the window's hour folders (and, for model quality, the labels of the label
+    """The captures of the event's hour folders (and, for model quality, the labels of the label
     window's hours), laid out as the job lays them out; returns how many capture files."""
-    hours = [hour_folder(hour) for hour in Window.parse(request.start, request.end).hours()]
     captures = Path(environment[Env.DATASET_SOURCE]) / request.capture_folder
-    files = download_folders(s3, request.captures, hours, captures, threads)
+    files = download_folders(s3, request.captures, list(request.folders), captures, threads)
     if request.ground_truth is not None:
         window = Window.parse(request.start, request.labels_end)
         hour, label_hours = window.start.replace(minute=0, second=0, microsecond=0), []

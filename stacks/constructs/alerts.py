@@ -2,6 +2,10 @@
 dead-letter queue for the Lambda's failures, and CloudWatch alarms on drift metrics of key features and,
 with model quality, on its configured metrics.
 
+A self-hosted run in the Lambda runner produces no SageMaker job event: its state machine sends one shaped
+like it (`contract.events.RUNNER_EVENT` from `RUNNER_SOURCE`, see `runner_route`), which a second rule matches
+(`RunAlertsProps.runner_events`: the run rule's detail pattern, that source) and the function reads as a job's.
+
 The model-quality schedule's runs (`QualityAlertSource`) reach the same rules and function as the
 data-quality schedule's: its names, job prefixes, schedule ARN and state machine join the same patterns.
 A managed model-quality execution is two jobs (`contract.events`): the analysis job is matched like any
@@ -45,6 +49,8 @@ from contract.events import (
     FAILED_EXECUTION_STATUSES,
     MERGE_JOB_PREFIX,
     PROCESSING_JOB_EVENT,
+    RUNNER_EVENT,
+    RUNNER_SOURCE,
     SAGEMAKER_SOURCE,
     STATE_MACHINE_EVENT,
     STATES_SOURCE,
@@ -117,6 +123,9 @@ class RunAlertsProps:
     are published to the topic by an EventBridge rule, as that stack cannot name this one's topic."""
     model_quality: QualityAlertSource | None = None
     """The model-quality schedule, when deployed: its runs alert through the same rules and function."""
+    runner_events: bool = False
+    """Self-hosted engine with a Lambda runner: its state machines report a completed Lambda run as a
+    `RUNNER_EVENT` from `RUNNER_SOURCE`, which a second rule (`runner_rule`) sends to the function."""
 
     @property
     def sources(self) -> list[RunAlertsProps | QualityAlertSource]:
@@ -145,6 +154,12 @@ def run_event_pattern(endpoint_name: str, schedule_names: Sequence[str], job_nam
     # EventBridge's $or needs two or more alternatives.
     detail.update(ours[0] if len(ours) == 1 else {"$or": ours})
     return events.EventPattern(source=[SAGEMAKER_SOURCE], detail_type=[PROCESSING_JOB_EVENT], detail=detail)
+
+
+def runner_event_pattern(job_pattern: events.EventPattern) -> events.EventPattern:
+    """The Lambda runner's completion events of the runs `job_pattern` matches: the same detail (the state
+    machines send it in the job event's shape), from RUNNER_SOURCE, which only they may send."""
+    return events.EventPattern(source=[RUNNER_SOURCE], detail_type=[RUNNER_EVENT], detail=job_pattern.detail)
 
 
 def _threshold(metric_name: str, threshold: str) -> float:
@@ -306,16 +321,23 @@ class RunAlerts(Construct):
         statuses = (JOB_COMPLETED,) if machines else TERMINAL_JOB_STATUSES
         quality = props.model_quality
         merge_roles = [quality.job_role_arn] if quality and quality.job_role_arn else []
+        job_pattern = run_event_pattern(
+            props.endpoint_name, [source.schedule_name for source in sources],
+            [prefix for source in sources for prefix in source.job_name_prefixes],
+            [source.monitoring_schedule_arn for source in sources if source.monitoring_schedule_arn],
+            merge_roles, statuses)
         self.run_rule = events.Rule(
             self, "RunStateChange",
             description=f"{props.endpoint_name}'s monitoring jobs that ended {', '.join(statuses)}",
-            event_pattern=run_event_pattern(
-                props.endpoint_name, [source.schedule_name for source in sources],
-                [prefix for source in sources for prefix in source.job_name_prefixes],
-                [source.monitoring_schedule_arn for source in sources if source.monitoring_schedule_arn],
-                merge_roles, statuses),
-            targets=[target],
+            event_pattern=job_pattern, targets=[target],
         )
+        self.runner_rule = None
+        if props.runner_events:
+            self.runner_rule = events.Rule(
+                self, "RunnerRunCompleted",
+                description=f"{props.endpoint_name}'s monitoring runs that completed in the Lambda runner",
+                event_pattern=runner_event_pattern(job_pattern), targets=[target],
+            )
         self.state_machine_rule = None
         if machines:
             self.state_machine_rule = events.Rule(

@@ -22,6 +22,9 @@ capacity refusal: no job exists), with backoff. Every other error is caught and 
 throttling and a "name already exists" both arrive as the generic `SageMaker.AmazonSageMakerException`,
 and the task also fails when the job it waits on fails.
 
+With `monitoring_runner` auto or lambda, the input checks lead to `runner_route.RoutedRun`'s routing first
+(the Lambda runner for a small window, falling back to FindJob); with processing, straight to FindJob.
+
 The job is network-isolated (no network, no credentials): the state machine publishes its metrics.
 A failed run fails the execution, which EventBridge reports as a `Step Functions Execution Status
 Change` event: the run's one failure alert (see `alerts.RunAlerts`).
@@ -52,6 +55,7 @@ from contract.processing import (
     ProcessingJobSpec,
     monitoring_outputs,
 )
+from stacks.config import LambdaRunnerConfig
 from stacks.constructs.analyzer_job import VOLUME_SIZE_GB, grant_run_jobs
 from stacks.constructs.log_groups import log_group
 from stacks.constructs.monitoring_job import MonitoringProps, grant_put_metrics, monitoring_job_role
@@ -120,8 +124,13 @@ class SelfHostedRun(Construct):
         *,
         log_retention_days: int,
         retain_logs: bool,
+        runner: str = "processing",
+        lambda_runner: LambdaRunnerConfig | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The runner settings, read by `runner_route.RoutedRun` (the Lambda runner and the routing to it).
+        self.runner, self.lambda_runner_config = runner, lambda_runner or LambdaRunnerConfig()
+        self.log_retention_days, self.retain_logs = log_retention_days, retain_logs
         self.schedule_name = props.schedule_name
         self.processing_job_name_prefix = monitoring_job_prefix(props.schedule_name)
         self.job_role = monitoring_job_role(self, "JobRole", props, publish_metrics=False)
@@ -130,7 +139,9 @@ class SelfHostedRun(Construct):
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(self._definition(props)),
             query_language=sfn.QueryLanguage.JSONATA,
-            timeout=Duration.seconds(props.max_runtime_seconds + 1800),
+            # A Lambda run that falls back to a job may take the Lambda's time first.
+            timeout=Duration.seconds(props.max_runtime_seconds + 1800 + (
+                0 if runner == "processing" else self.lambda_runner_config.timeout_seconds)),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=log_group(self, "Logs", log_retention_days, retain_logs),
@@ -214,8 +225,9 @@ class SelfHostedRun(Construct):
             "createError": {},
         }
 
-    def _run_job(self, props: MonitoringProps, *, completed: sfn.IChainable) -> sfn.CustomState:
-        """FindJob and what follows it: create the hour's job, wait on it, or end with its outcome."""
+    def _run_job(self, props: MonitoringProps, *, completed: sfn.IChainable) -> sfn.IChainable:
+        """FindJob and what follows it: create the hour's job, wait on it, or end with its outcome (`job_failed`,
+        the run's failure in the shape the alerts read); returns the state the input checks lead to."""
         find_job = sfn.CustomState(
             self,
             "FindJob",
@@ -240,11 +252,12 @@ class SelfHostedRun(Construct):
         wait = sfn.Wait.jsonata(self, "WaitForJob", time=sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)))
         run = self._run_analyzer(props, after_error=wait)
         status = "$states.input.ProcessingJobStatus"
+        self.job_failed = self._job_failed()
         find_job.next(
             sfn.Choice.jsonata(self, "JobState")
             .when(sfn.Condition.jsonata(expr(f"{status} = '{JOB_COMPLETED}'")), completed)
             .when(sfn.Condition.jsonata(expr(f"{status} in {jsonata_list(UNSUCCESSFUL_JOB_STATUSES)}")),
-                  self._job_failed())
+                  self.job_failed)
             .when(sfn.Condition.jsonata(expr(f"{status} in {jsonata_list(ACTIVE_JOB_STATUSES)}")), wait)
             .when(sfn.Condition.jsonata(expr(f"$createAttempts < {MAX_CREATE_ATTEMPTS}")), run)
             .otherwise(
@@ -255,6 +268,11 @@ class SelfHostedRun(Construct):
         )
         wait.next(find_job)
         run.next(completed)
+        return self._route(props, find_job=find_job, completed=completed)
+
+    def _route(self, props: MonitoringProps, *, find_job: sfn.IChainable, completed: sfn.IChainable
+               ) -> sfn.IChainable:
+        """The state after the input checks: here the job path (`runner_route.RoutedRun` adds the Lambda runner)."""
         return find_job
 
     def _run_analyzer(self, props: MonitoringProps, *, after_error: sfn.IChainable) -> sfn.CustomState:

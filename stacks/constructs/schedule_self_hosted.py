@@ -8,6 +8,9 @@ when the hour has no capture file (CreateProcessingJob itself rejects an empty i
 `python3 -m analyzer container` with `createProcessingJob.sync`; then publishes the run's metrics file
 with PutMetricData (the job is network-isolated: no network, no credentials).
 
+With `monitoring_runner` auto or lambda the hour may run in the Lambda runner instead (same inputs, same
+files, same metrics, same alert path): `runner_route.RoutedRun`.
+
 The schedule, the idempotent job creation (FindJob before RunAnalyzer; only
 `SageMaker.ResourceLimitExceededException` retried), the JobFailed cause and the metrics publishing
 are `run_states.SelfHostedRun`'s, shared with the model-quality schedule.
@@ -23,6 +26,7 @@ from aws_cdk import Aws
 from aws_cdk import aws_stepfunctions as sfn
 
 from contract.events import NO_DATA_ERROR
+from contract.lambdas import RunnerEvent
 from contract.metrics import METRICS_FILE, NAMESPACE
 from contract.processing import (
     CONSTRAINTS_INPUT,
@@ -42,16 +46,17 @@ from stacks.constructs.run_states import (
     HOUR_MS,
     ISO,
     SCHEDULED_HOUR,
-    SelfHostedRun,
     Statement,
     expr,
     retry_s3,
     utc,
 )
+from stacks.constructs.runner_route import RoutedRun
 
 
-class SelfHostedSchedule(SelfHostedRun):
-    """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`."""
+class SelfHostedSchedule(RoutedRun):
+    """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`,
+    `lambda_runner`."""
 
     KIND = "data-quality"
     METRICS_FILE = METRICS_FILE
@@ -124,11 +129,18 @@ class SelfHostedSchedule(SelfHostedRun):
              {"StringLike": {"s3:prefix": [f"{props.capture_key_prefix}*"]}}),
         ]  # fmt: skip
 
+    def _capture_folders(self) -> str:
+        return "[$hourFolder]"  # the job's one capture input
+
+    def _runner_event(self, props: MonitoringProps) -> dict:
+        return {RunnerEvent.STATISTICS_URI: props.statistics_uri,
+                RunnerEvent.METRICS_BUDGET: props.metrics_budget.to_text()}
+
     def _processing_job(self, props: MonitoringProps) -> dict:
         bucket = f"s3://{props.bucket_name}/"
         local_captures = f"{ENDPOINT_INPUT_PATH}/{props.endpoint_name}/{props.variant_name}/"
         environment = monitoring_environment(
-            props.endpoint_name, props.schedule_name, expr("$windowStart"), expr("$windowEnd")
+            props.endpoint_name, props.schedule_name, expr("$windowStart"), expr("$windowEnd"), props.metrics_budget
         )
         job = self.job_spec(props, environment, (
             ProcessingInput(

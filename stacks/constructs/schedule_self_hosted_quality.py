@@ -8,6 +8,10 @@ yet) never holds the other back. The state machine has the data-quality one's sh
 (`run_states.SelfHostedRun`: idempotent FindJob/RunAnalyzer, only ResourceLimitExceeded retried,
 JobFailed with the job's FailureReason/ExitMessage, ReadMetrics and PublishMetrics in batches).
 
+With `monitoring_runner` auto or lambda the hour may run in the Lambda runner instead, on the same
+capture hour folders (`runner_route.RoutedRun`); it reads the label hours inside the label window, which
+are the hours the analyzer reads from the job's day folders.
+
 Windows (ours; contract §2): a run scheduled at T (its hour, taken as the data-quality run takes
 it) scores the captures of [T + start_hours h, T + end_hours h) (inferenceTime) against the labels
 collected in the hours [T + start_hours h, T) (folders `ground-truth/<endpoint>/yyyy/mm/dd/HH/`).
@@ -33,11 +37,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 
 from aws_cdk import Aws
 from aws_cdk import aws_stepfunctions as sfn
 
 from contract.events import NO_DATA_ERROR, NO_LABELS_ERROR
+from contract.lambdas import RunnerEvent
 from contract.metrics import MODEL_METRICS_FILE
 from contract.model_quality import NAMESPACE
 from contract.processing import (
@@ -57,13 +63,13 @@ from stacks.constructs.run_states import (
     FOLDER,
     ISO,
     SCHEDULED_HOUR,
-    SelfHostedRun,
     Statement,
     expr,
     hours_after,
     retry_s3,
     utc,
 )
+from stacks.constructs.runner_route import RoutedRun
 
 DAY_MS = 86_400_000
 DAY = "[Y0001]/[M01]/[D01]"
@@ -80,8 +86,9 @@ def jsonata_value(value: object) -> str:
     return f"({match.group(1).strip()})" if match else json.dumps(value)
 
 
-class SelfHostedQualitySchedule(SelfHostedRun):
-    """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`."""
+class SelfHostedQualitySchedule(RoutedRun):
+    """Exposes `schedule_name`, `processing_job_name_prefix`, `state_machine`, `schedule`, `job_role`,
+    `lambda_runner`."""
 
     KIND = "model-quality"
     METRICS_FILE = MODEL_METRICS_FILE
@@ -186,6 +193,19 @@ class SelfHostedQualitySchedule(SelfHostedRun):
             (f"Find{side}", ["s3:ListBucket"], [bucket], {"StringLike": {"s3:prefix": [f"{prefix}*"]}})
             for side, prefix in (("Captures", props.capture_key_prefix), ("Labels", props.ground_truth_key_prefix))
         ]
+
+    def _capture_folders(self) -> str:
+        return "$captureFolders"  # one job input each
+
+    def _runner_event(self, props: ModelQualityProps) -> dict:
+        return {
+            RunnerEvent.GROUND_TRUTH_URI: f"s3://{props.bucket_name}/{props.ground_truth_key_prefix}",
+            RunnerEvent.LABELS_END: expr("$labelEnd"),
+            # Unset fields left out: the runner's defaults are the contract's.
+            RunnerEvent.QUALITY_ATTRIBUTES: {
+                name: value for name, value in asdict(props.attributes).items() if value is not None
+            },
+        }
 
     def _processing_job(self, props: ModelQualityProps) -> dict:
         environment = quality_monitoring_environment(
