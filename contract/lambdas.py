@@ -19,6 +19,8 @@ class AlertsEnv:
 
 from contract.events import NO_DATA_ERROR  # noqa: E402 (this block's own import, kept beside it)
 
+RUNNER_HANDLER = "runner.handler.handler"  # the runner function's handler (its asset holds lambda/runner as runner/)
+
 
 class RunnerEnv:
     """Environment variables of the monitoring runner Lambda (`lambda/runner/`)."""

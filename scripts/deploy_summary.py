@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from contract.lambdas import RUNNER_HANDLER
 from contract.layout import CAPTURE_PREFIX, GROUND_TRUTH_PREFIX
 from contract.metrics import feature_drift_metric
 from contract.model_quality import NAMESPACE as MODEL_METRICS_NAMESPACE
@@ -118,9 +119,15 @@ def _schedule_lines(template: dict) -> list[str]:
         lines.append(f"  engine: managed (Model Monitor {config['MonitoringType']} schedule "
                      f"{schedule.get('MonitoringScheduleName')}, {config['ScheduleConfig']['ScheduleExpression']}"
                      f"{window})")
+    runners = [f for f in _resources(template, "AWS::Lambda::Function") if f.get("Handler") == RUNNER_HANDLER]
+    target = "SageMaker Processing"
+    if runners:
+        runner = runners[0]
+        target = (f"the Lambda runner ({runner['MemorySize']} MB, {runner['Architectures'][0]}, "
+                  f"{runner['Timeout']} s) for windows within lambda_runner's limits, else SageMaker Processing")
     for schedule in _resources(template, "AWS::Scheduler::Schedule"):
         lines.append(f"  engine: self-hosted (EventBridge Scheduler {schedule.get('Name')}, "
-                     f"{schedule['ScheduleExpression']} -> Step Functions -> SageMaker Processing)")
+                     f"{schedule['ScheduleExpression']} -> Step Functions -> {target})")
     return lines
 
 

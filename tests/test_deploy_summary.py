@@ -45,6 +45,8 @@ def test_summary_lists_the_model_quality_resources(env, engine):
                 "-PT25H to -PT24H of each run joined with the labels collected since") in text
     else:
         assert f"EventBridge Scheduler churn-{env}-model-quality" in text
+        assert ("-> Step Functions -> the Lambda runner (1769 MB, arm64, 300 s) for windows within lambda_runner's "
+                "limits, else SageMaker Processing") in text
 
 
 def test_missing_assembly_names_the_fix(tmp_path, capsys):

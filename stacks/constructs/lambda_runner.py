@@ -24,7 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from contract.lambdas import RunnerEnv
+from contract.lambdas import RUNNER_HANDLER, RunnerEnv
 from contract.layout import BASELINE_PREFIX
 from stacks.constructs.log_groups import log_group
 from stacks.constructs.monitoring_job import ModelQualityProps, MonitoringProps
@@ -32,7 +32,6 @@ from stacks.constructs.runner_package import LAMBDA_TARGET, PROJECT_ROOT, Target
 from stacks.iam import add_statements
 from stacks.nag import acknowledge_wildcard_resources
 
-HANDLER = "runner.handler.handler"
 STAGING_ROOT = PROJECT_ROOT / "build" / "lambda-runner"
 ARCHITECTURES = {"aarch64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 
@@ -72,7 +71,7 @@ class LambdaRunner(Construct):
             description=f"Hourly {kind}-quality run of {monitoring.endpoint_name} (self-hosted analyzer)",
             runtime=lambda_.Runtime(f"python{props.target.python}", lambda_.RuntimeFamily.PYTHON),
             architecture=ARCHITECTURES[props.target.machine],
-            handler=HANDLER,
+            handler=RUNNER_HANDLER,
             # The folder's name carries its content hash: no second hash of ~140 MB at every synth.
             code=lambda_.Code.from_asset(
                 str(self.package_dir), asset_hash_type=AssetHashType.CUSTOM, asset_hash=self.package_dir.name
