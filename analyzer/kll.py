@@ -356,14 +356,21 @@ def sorted_items(levels: Sequence[Sequence[float] | np.ndarray]) -> tuple[np.nda
 
 def rank_exclusive(items: np.ndarray, cumulative: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Total weight of items strictly below each key (Deequ's `getRankExclusive`)."""
-    index = np.searchsorted(items, keys, side="left")
-    return np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0)
+    return _rank(items, cumulative, keys, "left")
 
 
 def rank_inclusive(items: np.ndarray, cumulative: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Total weight of items at or below each key (Deequ's `getRank`)."""
-    index = np.searchsorted(items, keys, side="right")
-    return np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0)
+    return _rank(items, cumulative, keys, "right")
+
+
+def _rank(items: np.ndarray, cumulative: np.ndarray, keys: np.ndarray, side: str) -> np.ndarray:
+    # A NaN key (a bound of a column holding an infinity: (inf - min) * 0) ranks 0, as the JVM's
+    # `item < key` is false for every item (inferred: numpy's sort order would put it above all items and
+    # give the first bucket a negative count).
+    index = np.searchsorted(items, keys, side=side)
+    ranks = np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0)
+    return np.where(np.isnan(keys), 0, ranks)
 
 
 def buckets(levels: Sequence[Sequence[float] | np.ndarray], low: float, high: float) -> list[dict]:

@@ -167,3 +167,20 @@ def test_ranks_weigh_items_by_level() -> None:
     keys = np.array([0.5, 1.0, 2.0, 5.0, 6.0])
     assert kll.rank_exclusive(items, cumulative, keys).tolist() == [0, 0, 5, 7, 8]
     assert kll.rank_inclusive(items, cumulative, keys).tolist() == [0, 5, 5, 8, 8]
+
+
+def test_a_column_holding_an_infinity_keeps_every_count_non_negative() -> None:
+    # "1e400" reads as Infinity: the first lower bound is (inf - 3) * 0 = NaN, every other bound inf.
+    result = kll.buckets([[3.0, 4.0, np.inf]], 3.0, np.inf)
+    counts = [b["count"] for b in result]
+    assert np.isnan(result[0]["lower_bound"]) and all(b["upper_bound"] == np.inf for b in result)
+    # A NaN bound ranks 0 (the JVM's `item < NaN` is false): 3 and 4 in the first bucket, inf in the last.
+    assert counts == [2.0] + [0.0] * 8 + [1.0]
+    assert sum(counts) == 3 and min(counts) >= 0
+
+
+def test_a_nan_key_ranks_zero_both_ways() -> None:
+    items, cumulative = kll.sorted_items([[1.0, 2.0], [5.0]])
+    keys = np.array([np.nan, 2.0, 10.0])
+    assert list(kll.rank_exclusive(items, cumulative, keys)) == [0, 1, 4]
+    assert list(kll.rank_inclusive(items, cumulative, keys)) == [0, 2, 4]
