@@ -51,6 +51,7 @@ from contract.violations import DRIFT_CHECK
 from workshop import inspection, report
 from workshop.baseline import prediction_baseline
 from workshop.capture import CaptureConfig, CaptureWriter
+from workshop.demo_clock import HOUR, SimulatedClock
 from workshop.demo_quality import QualityConfig, QualityHourResult, QualityLoop, show_alert, shown
 from workshop.emulator import (
     Emulated,
@@ -67,7 +68,6 @@ from workshop.store import S3Store, StoreError, join
 from workshop.traffic import HttpTarget, scenario_ids, scenario_rows, send_rows
 
 REPO = Path(__file__).resolve().parent.parent
-HOUR = timedelta(hours=1)
 SCENARIOS = ("normal", "drifted", "concept_shift")  # the generator's scenario of each hour of traffic
 LABELLED = ("normal", "concept_shift")  # the hours whose ground truth the demo uploads
 # Labels of an hour's predictions are collected during the next hour; the model-quality schedule
@@ -102,31 +102,6 @@ class DemoConfig:
     # model-quality run reports it: the suggested constraints alert on any dip at all.
     quality_tolerance: float = 0.15
     now: datetime | None = None  # the demo's "current time": its last model-quality run is at this hour
-
-
-class SimulatedClock:
-    """The capture clock: runs through one simulated hour in `wall_seconds`, then holds at its end.
-
-    Clamping to the hour keeps a slow machine's late requests in the hour they belong to.
-    """
-
-    def __init__(self, start: datetime):
-        self._lock = threading.Lock()
-        self._start, self._wall_start, self._speed, self._limit = start, time.monotonic(), 0.0, start
-
-    def run_hour(self, start: datetime, wall_seconds: float) -> None:
-        with self._lock:
-            self._start, self._wall_start = start, time.monotonic()
-            self._speed, self._limit = HOUR / timedelta(seconds=wall_seconds), start + HOUR - timedelta(milliseconds=1)
-
-    def hold(self, moment: datetime) -> None:
-        with self._lock:
-            self._start, self._speed, self._limit = moment, 0.0, moment
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            elapsed = timedelta(seconds=(time.monotonic() - self._wall_start) * self._speed)
-            return min(self._start + elapsed, self._limit)
 
 
 @dataclass

@@ -47,11 +47,11 @@ from contract.model_quality import (
 from contract.processing import QualityAttributes, quality_monitoring_environment
 from workshop import ground_truth, inspection, quality_report
 from workshop.baseline import LABEL, PREDICTION, PROBABILITY
+from workshop.demo_clock import HOUR
 from workshop.emulator import Emulated, alert, processing_job
 from workshop.inspection import format_table
 from workshop.store import S3Store, join
 
-HOUR = timedelta(hours=1)
 # The metrics the demo expects the concept-shifted hour to break (the "AUC, recall, F2").
 SHIFT_BREAKS = ("auc", "recall", "f2")
 PROBABILITY_FIELD = ENDPOINT_PROBABILITY_FIELD
