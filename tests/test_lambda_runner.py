@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,6 @@ from cdk_nag import AwsSolutionsChecks
 from runner import handler as runner_handler
 from runner.runner import CONTAINER_ROOT, AnalysisFailed, NoCapturedData, RunRequest, local_environment
 
-import contract.model_quality
 from analyzer.baseline import suggest_baseline
 from analyzer.cli import main as cli_main
 from analyzer.container import run_container
@@ -259,18 +258,6 @@ def test_a_bad_thread_count_is_named(monkeypatch):
 QUALITY_SCHEDULE = model_quality_schedule_name(ENDPOINT)
 QUALITY_REPORT = f"{report_prefix(ENDPOINT, QUALITY_SCHEDULE)}2026/01/01/11"
 QUALITY_WINDOW = ("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z")  # captures, labels end
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """A model-quality statistics.json records when it was computed: both runs get the same moment."""
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime(2026, 12, 2, 15, 4, 5, 678000, tzinfo=UTC)
-
-    monkeypatch.setattr(contract.model_quality, "datetime", Frozen)
 
 
 def quality_inputs(root: Path, s3) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-import contract.model_quality
 from analyzer.cli import main
 from analyzer.container import run_container
 from contract.model_quality import BINARY, LABEL_COLUMN, PREDICTION_COLUMN, PROBABILITY_COLUMN
@@ -19,18 +17,6 @@ from contract.processing import Env, QualityAttributes, exit_message, quality_ba
 VALIDATION_SET = Path(__file__).resolve().parent.parent / "model" / "build" / "validation-predictions.csv"
 ATTRIBUTES = QualityAttributes(BINARY, probability_attribute=PROBABILITY_COLUMN, inference_attribute=PREDICTION_COLUMN)
 OUTPUT_FILES = ["constraints.json", "statistics.json"]
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch):
-    """statistics.json records when it was computed: both runs get the same moment."""
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime(2026, 12, 2, 15, 4, 5, 678000, tzinfo=UTC)
-
-    monkeypatch.setattr(contract.model_quality, "datetime", Frozen)
 
 
 def baseline_env(tmp_path: Path, **changes) -> dict[str, str]:

@@ -28,6 +28,7 @@ from aws_cdk.assertions import Template
 
 from contract.processing import CODE_INPUT_PATH
 from model import synthetic
+from tests.conftest import FROZEN_CLOCK_MAIN
 from tests.self_hosted_definition import (
     evaluate,
     processing_job,
@@ -234,18 +235,8 @@ def test_the_synthesized_jobs_run_locally_and_match_the_offline_analyzer(synthes
 # --- the model-quality baselining job ----------------------------------------------------------------
 
 VALIDATION_SET = Path(__file__).resolve().parent.parent / "model" / "build" / "validation-predictions.csv"
-# statistics.json records when it was computed: both runs get this moment, so their files compare byte
-# for byte. Everything else runs as `python3 -m analyzer ...` does, with the package from the code zip.
-FROZEN_CLOCK = """
-import datetime, runpy
-import contract.model_quality
-class Frozen(datetime.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return datetime.datetime(2026, 12, 2, 15, 4, 5, 678000, tzinfo=datetime.UTC)
-contract.model_quality.datetime = Frozen
-runpy.run_module("analyzer", run_name="__main__", alter_sys=True)
-"""
+# Both runs get the frozen clock (tests/conftest.py); everything else runs as `python3 -m analyzer ...`
+# does, with the package from the code zip.
 
 
 def quality_baseline_request(template: dict) -> dict:
@@ -259,7 +250,7 @@ def quality_baseline_request(template: dict) -> dict:
     request = baseline_job.processing_job_request(spec, baseline_job.job_name(spec))
     entrypoint = request["AppSpecification"]["ContainerEntrypoint"]
     assert entrypoint[:3] == ["python3", "-m", "analyzer"], entrypoint
-    request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", FROZEN_CLOCK, *entrypoint[3:]]
+    request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", FROZEN_CLOCK_MAIN, *entrypoint[3:]]
     return request
 
 
@@ -280,7 +271,7 @@ def test_the_synthesized_model_quality_baselining_job_matches_the_offline_cli(sy
     offline = tmp_path / "offline-quality-baseline"
     cli = subprocess.run(
         [
-            sys.executable, "-c", FROZEN_CLOCK, "suggest-baseline", "--dataset", str(VALIDATION_SET),
+            sys.executable, "-c", FROZEN_CLOCK_MAIN, "suggest-baseline", "--dataset", str(VALIDATION_SET),
             "--output", str(offline), "--problem-type", "BinaryClassification",
             "--probability-attribute", "probability", "--inference-attribute", "prediction",
             "--ground-truth-attribute", "label",
