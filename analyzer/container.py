@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from analyzer.container_env import ContainerEnv
 from analyzer.monitor import run_monitoring, share, write_message
 from analyzer.outputs import output_folder
 from analyzer.preprocessors import load_handler
@@ -32,8 +33,6 @@ from contract.processing import (
     CAPTURE_FORMAT,
     CAPTURE_PARTS,
     CSV_FORMAT,
-    DISABLED,
-    ENABLED,
     JSON_FORMAT,
     MESSAGE_FILE,
     METRICS_PATH,
@@ -69,20 +68,8 @@ class ContainerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ContainerConfig:
-        def value(name: str) -> str | None:
-            return env.get(name) or None
-
-        def required(name: str, why: str) -> str:
-            if not value(name):
-                raise ContainerConfigError(f"environment variable {name} is not set: {why}")
-            return env[name]
-
-        def switch(name: str) -> bool:
-            text = value(name) or DISABLED
-            if text not in (ENABLED, DISABLED):
-                raise ContainerConfigError(f"{name}={text!r}: use {ENABLED} or {DISABLED}")
-            return text == ENABLED
-
+        read = ContainerEnv(env)
+        value, required, switch = read.value, read.required, read.switch
         kind, options = _dataset_format(
             required(Env.DATASET_FORMAT, 'give e.g. {"csv": {"header": true}} or {"sagemakerCaptureJson": {}}')
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from analyzer.container_env import ContainerEnv
 from analyzer.monitor import write_message
 from analyzer.outputs import output_folder
 from analyzer.quality_baseline import suggest_quality_baseline
@@ -32,8 +33,6 @@ from contract.model_quality import PROBLEM_TYPES
 from contract.processing import (
     CAPTURE_FORMAT,
     CSV_FORMAT,
-    DISABLED,
-    ENABLED,
     GROUND_TRUTH_INPUT_PATH,
     MERGE_DATASET_PATH,
     MESSAGE_FILE,
@@ -43,19 +42,9 @@ from contract.processing import (
 )
 
 
-def _value(env: Mapping[str, str], name: str) -> str | None:
-    return env.get(name) or None
-
-
-def _required(env: Mapping[str, str], name: str, why: str) -> str:
-    if not _value(env, name):
-        raise ContainerConfigError(f"environment variable {name} is not set: {why}")
-    return env[name]
-
-
-def _mode(env: Mapping[str, str]) -> str:
+def _mode(env: ContainerEnv) -> str:
     """`baseline` for a CSV dataset_format, else `monitoring` (captures, or no format given)."""
-    text = _value(env, Env.DATASET_FORMAT)
+    text = env.value(Env.DATASET_FORMAT)
     if text is None:
         return "monitoring"
     try:
@@ -81,79 +70,73 @@ def _mode(env: Mapping[str, str]) -> str:
     return "monitoring"
 
 
-def _threshold(env: Mapping[str, str]) -> float | None:
-    text = _value(env, Env.PROBABILITY_THRESHOLD)
+def _threshold(env: ContainerEnv) -> float | None:
+    text = env.value(Env.PROBABILITY_THRESHOLD)
     try:
         return None if text is None else float(text)
     except ValueError:
         raise ContainerConfigError(f"{Env.PROBABILITY_THRESHOLD}={text!r}: use a number such as 0.5") from None
 
 
-def _publish(env: Mapping[str, str]) -> bool:
-    text = _value(env, Env.PUBLISH_METRICS) or DISABLED
-    if text not in (ENABLED, DISABLED):
-        raise ContainerConfigError(f"{Env.PUBLISH_METRICS}={text!r}: use {ENABLED} or {DISABLED}")
-    return text == ENABLED
-
-
-def _problem_type(env: Mapping[str, str]) -> str:
-    problem_type = _required(env, Env.PROBLEM_TYPE, f"one of {', '.join(PROBLEM_TYPES)}")
+def _problem_type(env: ContainerEnv) -> str:
+    problem_type = env.required(Env.PROBLEM_TYPE, f"one of {', '.join(PROBLEM_TYPES)}")
     if problem_type not in PROBLEM_TYPES:
         raise ContainerConfigError(f"{Env.PROBLEM_TYPE}={problem_type!r}: use one of {', '.join(PROBLEM_TYPES)}")
     return problem_type
 
 
-def _output(env: Mapping[str, str]) -> str:
-    output = _required(env, Env.OUTPUT_PATH, "the folder for the output files")
+def _output(env: ContainerEnv) -> str:
+    output = env.required(Env.OUTPUT_PATH, "the folder for the output files")
     output_folder(output, Env.OUTPUT_PATH)
     return output
 
 
-def run_quality_container(env: Mapping[str, str]) -> str:
+def run_quality_container(environment: Mapping[str, str]) -> str:
     """Run the configured model-quality analysis; returns the exit message (also written to the file)."""
+    env = ContainerEnv(environment)
     if _mode(env) == "baseline":
         message = _run_baseline(env)
     else:
         message = _run_monitoring(env)
-    write_message(_value(env, Env.MESSAGE_FILE) or MESSAGE_FILE, message)
+    write_message(env.value(Env.MESSAGE_FILE) or MESSAGE_FILE, message)
     return message
 
 
-def _run_baseline(env: Mapping[str, str]) -> str:
+def _run_baseline(env: ContainerEnv) -> str:
     problem_type = _problem_type(env)
-    dataset = _required(env, Env.DATASET_SOURCE, "the folder holding the validation CSV with predictions and labels")
+    dataset = env.required(Env.DATASET_SOURCE, "the folder holding the validation CSV with predictions and labels")
     suggest_quality_baseline(
         dataset,
         _output(env),
         problem_type=problem_type,
-        inference_attribute=_value(env, Env.INFERENCE_ATTRIBUTE),
-        probability_attribute=_value(env, Env.PROBABILITY_ATTRIBUTE),
-        ground_truth_attribute=_required(env, Env.GROUND_TRUTH_ATTRIBUTE, "the dataset's column of the true label"),
+        inference_attribute=env.value(Env.INFERENCE_ATTRIBUTE),
+        probability_attribute=env.value(Env.PROBABILITY_ATTRIBUTE),
+        ground_truth_attribute=env.required(Env.GROUND_TRUTH_ATTRIBUTE, "the dataset's column of the true label"),
         probability_threshold=_threshold(env),
     )
     return exit_message(0)[1]
 
 
-def _run_monitoring(env: Mapping[str, str]) -> str:
+def _run_monitoring(env: ContainerEnv) -> str:
     problem_type = _problem_type(env)
     output = _output(env)
     result = run_quality_monitoring(
-        _value(env, Env.DATASET_SOURCE) or MERGE_DATASET_PATH,
-        _value(env, Env.GROUND_TRUTH_SOURCE) or GROUND_TRUTH_INPUT_PATH,
-        _required(env, Env.BASELINE_CONSTRAINTS, "the model-quality baseline's constraints.json path"),
+        env.value(Env.DATASET_SOURCE) or MERGE_DATASET_PATH,
+        env.value(Env.GROUND_TRUTH_SOURCE) or GROUND_TRUTH_INPUT_PATH,
+        env.required(Env.BASELINE_CONSTRAINTS, "the model-quality baseline's constraints.json path"),
         output,
         problem_type=problem_type,
-        probability_attribute=_value(env, Env.PROBABILITY_ATTRIBUTE),
+        probability_attribute=env.value(Env.PROBABILITY_ATTRIBUTE),
         probability_threshold=_threshold(env),
-        inference_attribute=_value(env, Env.INFERENCE_ATTRIBUTE),
-        start=_value(env, Env.START_TIME),
-        end=_value(env, Env.END_TIME),
-        ground_truth_start=_value(env, Env.GROUND_TRUTH_START_TIME),
-        ground_truth_end=_value(env, Env.GROUND_TRUTH_END_TIME),
-        statistics=_value(env, Env.BASELINE_STATISTICS),
-        endpoint=_value(env, Env.ENDPOINT_NAME),
-        schedule=_value(env, Env.SCHEDULE_NAME),
-        publish_metrics=_publish(env),
-        metrics_dir=_value(env, Env.METRICS_PATH) or METRICS_PATH,
+        inference_attribute=env.value(Env.INFERENCE_ATTRIBUTE),
+        start=env.value(Env.START_TIME),
+        end=env.value(Env.END_TIME),
+        ground_truth_start=env.value(Env.GROUND_TRUTH_START_TIME),
+        ground_truth_end=env.value(Env.GROUND_TRUTH_END_TIME),
+        statistics=env.value(Env.BASELINE_STATISTICS),
+        endpoint=env.value(Env.ENDPOINT_NAME),
+        schedule=env.value(Env.SCHEDULE_NAME),
+        publish_metrics=env.switch(Env.PUBLISH_METRICS),
+        metrics_dir=env.value(Env.METRICS_PATH) or METRICS_PATH,
     )
     return result.message
